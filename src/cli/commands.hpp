@@ -1,0 +1,7 @@
+#pragma once
+// Each subcommand registers itself on the app; its callback does the work.
+namespace CLI { class App; }
+
+namespace opsis::cli {
+void add_studio_command(CLI::App& app);
+}  // namespace opsis::cli

@@ -1,0 +1,38 @@
+#pragma once
+// Draws the world. Shapes are drawn from geometry at the output resolution (a 1080p frame is
+// as crisp as a 128 px one), with depth layers that show parallax under camera moves,
+// lighting by time of day, weather, and lens looks (anamorphic letterbox and flares,
+// 85mm background blur, wide-angle).
+#include <cstdint>
+#include <vector>
+
+#include "studio/spec.hpp"
+#include "studio/world.hpp"
+
+namespace opsis::studio {
+
+// Where an entity appears in one frame.
+struct EntityTruth {
+  int entity = -1;
+  bool visible = false;        // any part of it inside the picture (and present)
+  float x0 = 0, y0 = 0, x1 = 0, y1 = 0;  // screen box, pixels, clipped to the picture
+  float mouth_open = 0;        // characters: as drawn
+};
+
+class FrameRenderer {
+ public:
+  // Precomputes what does not change per frame (palette, background layers, textures).
+  FrameRenderer(const SceneSpec& spec, uint64_t seed, int width, int height);
+  ~FrameRenderer();
+  FrameRenderer(const FrameRenderer&) = delete;
+  FrameRenderer& operator=(const FrameRenderer&) = delete;
+
+  // rgb: [height, width, 3]. truth (optional) receives one EntityTruth per entity.
+  void draw(const FrameState& state, uint8_t* rgb, std::vector<EntityTruth>* truth) const;
+
+ private:
+  struct Impl;
+  Impl* impl_;
+};
+
+}  // namespace opsis::studio
