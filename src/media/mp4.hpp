@@ -13,6 +13,7 @@ struct Mp4Options {
   std::string preset = "veryfast"; // x264 preset
   int audio_bitrate = 128000;      // AAC bits per second
   int audio_sample_rate = 48000;   // audio is resampled to this if the input differs
+  int threads = 0;                 // encoder threads; 0 = as many as the codecs choose
 };
 
 // Writes video (+ audio if it has samples) to `path`, atomically: the file appears whole or
@@ -30,7 +31,9 @@ struct Mp4Contents {
   double duration = 0;      // container duration, seconds
 };
 
-// Decodes every frame and all audio. audio_sample_rate 0 keeps the file's rate.
-Mp4Contents read_mp4(const std::string& path, int audio_sample_rate = 0);
+// Decodes every frame and all audio. audio_sample_rate 0 keeps the file's rate; threads 0 lets
+// the decoders choose. Throws opsis::IoError (unreadable file) or opsis::InvalidArgument (not
+// a video file).
+Mp4Contents read_mp4(const std::string& path, int audio_sample_rate = 0, int threads = 0);
 
 }  // namespace opsis::media

@@ -1,0 +1,334 @@
+// MetadataStore on SQLite (WAL): one connection guarded by a mutex; every call is a short
+// statement or a small transaction, so callers never hold the lock across slow work.
+#include <sqlite3.h>
+
+#include <mutex>
+#include <stdexcept>
+
+#include "core/error.hpp"
+#include "store/metadata_store.hpp"
+
+namespace opsis::store {
+
+const char* name(VideoStatus status) { return kVideoStatusNames[int(status)]; }
+
+VideoStatus video_status_from_name(const std::string& text) {
+  for (int i = 0; i < 4; ++i)
+    if (text == kVideoStatusNames[i]) return VideoStatus(i);
+  throw std::invalid_argument("unknown video status: " + text);
+}
+
+namespace {
+
+constexpr const char* kSchema = R"SQL(
+CREATE TABLE IF NOT EXISTS videos (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL UNIQUE,
+  user TEXT NOT NULL,
+  model TEXT NOT NULL,
+  status TEXT NOT NULL,
+  progress INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  completed_at INTEGER NOT NULL DEFAULT 0,
+  expires_at INTEGER NOT NULL DEFAULT 0,
+  prompt TEXT NOT NULL,
+  size TEXT NOT NULL,
+  seconds TEXT NOT NULL,
+  remixed_from TEXT NOT NULL DEFAULT '',
+  error_code TEXT NOT NULL DEFAULT '',
+  error_message TEXT NOT NULL DEFAULT '',
+  request_json TEXT NOT NULL DEFAULT '{}',
+  video_blob TEXT NOT NULL DEFAULT '',
+  thumbnail_blob TEXT NOT NULL DEFAULT '',
+  spritesheet_blob TEXT NOT NULL DEFAULT '',
+  attempts INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS videos_user_seq ON videos(user, seq);
+CREATE INDEX IF NOT EXISTS videos_status_seq ON videos(status, seq);
+CREATE TABLE IF NOT EXISTS api_keys (
+  id TEXT PRIMARY KEY,
+  user TEXT NOT NULL,
+  hash TEXT NOT NULL UNIQUE,
+  prefix TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  revoked_at INTEGER NOT NULL DEFAULT 0
+);
+)SQL";
+
+constexpr const char* kVideoColumns =
+    "id, user, model, status, progress, created_at, completed_at, expires_at, prompt, size, seconds, remixed_from, "
+    "error_code, error_message, request_json, video_blob, thumbnail_blob, spritesheet_blob, attempts";
+
+// A prepared statement that finalizes itself.
+class Statement {
+ public:
+  Statement(sqlite3* db, const std::string& sql) : db_(db) {
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt_, nullptr) != SQLITE_OK)
+      throw IoError(std::string("metadata store: ") + sqlite3_errmsg(db) + " in: " + sql);
+  }
+  ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  Statement& bind(int index, const std::string& v) {
+    check(sqlite3_bind_text(stmt_, index, v.c_str(), int(v.size()), SQLITE_TRANSIENT));
+    return *this;
+  }
+  Statement& bind(int index, int64_t v) {
+    check(sqlite3_bind_int64(stmt_, index, v));
+    return *this;
+  }
+  // true while a row is available.
+  bool step() {
+    const int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    throw IoError(std::string("metadata store: ") + sqlite3_errmsg(db_));
+  }
+  std::string text(int column) const {
+    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
+    return p ? std::string(p, size_t(sqlite3_column_bytes(stmt_, column))) : std::string();
+  }
+  int64_t integer(int column) const { return sqlite3_column_int64(stmt_, column); }
+
+ private:
+  void check(int rc) {
+    if (rc != SQLITE_OK) throw IoError(std::string("metadata store: ") + sqlite3_errmsg(db_));
+  }
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+VideoRecord read_video(const Statement& s) {
+  VideoRecord v;
+  v.id = s.text(0);
+  v.user = s.text(1);
+  v.model = s.text(2);
+  v.status = video_status_from_name(s.text(3));
+  v.progress = int(s.integer(4));
+  v.created_at = s.integer(5);
+  v.completed_at = s.integer(6);
+  v.expires_at = s.integer(7);
+  v.prompt = s.text(8);
+  v.size = s.text(9);
+  v.seconds = s.text(10);
+  v.remixed_from = s.text(11);
+  v.error_code = s.text(12);
+  v.error_message = s.text(13);
+  v.request_json = s.text(14);
+  v.video_blob = s.text(15);
+  v.thumbnail_blob = s.text(16);
+  v.spritesheet_blob = s.text(17);
+  v.attempts = int(s.integer(18));
+  return v;
+}
+
+ApiKeyRecord read_key(const Statement& s) {
+  return {s.text(0), s.text(1), s.text(2), s.text(3), s.integer(4), s.integer(5)};
+}
+
+class SqliteStore final : public MetadataStore {
+ public:
+  explicit SqliteStore(const std::string& path) {
+    if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr) !=
+        SQLITE_OK) {
+      const std::string message = db_ ? sqlite3_errmsg(db_) : "out of memory";
+      sqlite3_close(db_);
+      throw IoError("cannot open metadata store " + path + ": " + message);
+    }
+    sqlite3_busy_timeout(db_, 5000);
+    // WAL: readers never block the writer; synchronous=FULL: a job acknowledged to a client
+    // survives a power cut, not only a killed process.
+    exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
+    exec(kSchema);
+  }
+  ~SqliteStore() override { sqlite3_close(db_); }
+
+  void insert_video(const VideoRecord& v) override {
+    std::lock_guard lock(mutex_);
+    Statement s(db_, std::string("INSERT INTO videos (") + kVideoColumns +
+                         ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19)");
+    bind_video(s, v);
+    s.step();
+  }
+
+  std::optional<VideoRecord> video(const std::string& id) override {
+    std::lock_guard lock(mutex_);
+    Statement s(db_, std::string("SELECT ") + kVideoColumns + " FROM videos WHERE id = ?1");
+    s.bind(1, id);
+    if (!s.step()) return std::nullopt;
+    return read_video(s);
+  }
+
+  ListPage list_videos(const ListQuery& q) override {
+    std::lock_guard lock(mutex_);
+    const char* cmp = q.ascending ? ">" : "<";
+    const char* order = q.ascending ? "ASC" : "DESC";
+    std::string sql = std::string("SELECT ") + kVideoColumns + " FROM videos WHERE user = ?1";
+    if (!q.after.empty())
+      sql += std::string(" AND seq ") + cmp + " (SELECT seq FROM videos WHERE id = ?2 AND user = ?1)";
+    sql += std::string(" ORDER BY seq ") + order + " LIMIT ?3";
+    Statement s(db_, sql);
+    s.bind(1, q.user);
+    if (!q.after.empty()) s.bind(2, q.after);
+    s.bind(3, int64_t(q.limit) + 1);  // one more than asked tells whether there are more
+    ListPage page;
+    while (s.step()) page.videos.push_back(read_video(s));
+    if (int(page.videos.size()) > q.limit) {
+      page.has_more = true;
+      page.videos.pop_back();
+    }
+    return page;
+  }
+
+  bool update_video(const VideoRecord& v) override {
+    std::lock_guard lock(mutex_);
+    Statement s(db_,
+                "UPDATE videos SET user=?2, model=?3, status=?4, progress=?5, created_at=?6, completed_at=?7, expires_at=?8, "
+                "prompt=?9, size=?10, seconds=?11, remixed_from=?12, error_code=?13, error_message=?14, request_json=?15, "
+                "video_blob=?16, thumbnail_blob=?17, spritesheet_blob=?18, attempts=?19 WHERE id=?1");
+    bind_video(s, v);
+    s.step();
+    return sqlite3_changes(db_) > 0;
+  }
+
+  bool set_progress(const std::string& id, int progress) override {
+    std::lock_guard lock(mutex_);
+    Statement s(db_, "UPDATE videos SET progress = ?2 WHERE id = ?1 AND status = 'in_progress'");
+    s.bind(1, id).bind(2, int64_t(progress));
+    s.step();
+    return sqlite3_changes(db_) > 0;
+  }
+
+  std::optional<VideoRecord> claim_next_queued() override {
+    std::lock_guard lock(mutex_);
+    exec("BEGIN IMMEDIATE");
+    try {
+      Statement pick(db_, std::string("SELECT ") + kVideoColumns + " FROM videos WHERE status = 'queued' ORDER BY seq LIMIT 1");
+      if (!pick.step()) {
+        exec("COMMIT");
+        return std::nullopt;
+      }
+      VideoRecord v = read_video(pick);
+      Statement claim(db_, "UPDATE videos SET status = 'in_progress', attempts = attempts + 1 WHERE id = ?1");
+      claim.bind(1, v.id);
+      claim.step();
+      exec("COMMIT");
+      v.status = VideoStatus::InProgress;
+      v.attempts += 1;
+      return v;
+    } catch (...) {
+      exec("ROLLBACK");
+      throw;
+    }
+  }
+
+  std::vector<VideoRecord> videos_with_status(VideoStatus status) override {
+    std::lock_guard lock(mutex_);
+    Statement s(db_, std::string("SELECT ") + kVideoColumns + " FROM videos WHERE status = ?1 ORDER BY seq");
+    s.bind(1, std::string(name(status)));
+    std::vector<VideoRecord> out;
+    while (s.step()) out.push_back(read_video(s));
+    return out;
+  }
+
+  bool delete_video(const std::string& id) override {
+    std::lock_guard lock(mutex_);
+    Statement s(db_, "DELETE FROM videos WHERE id = ?1");
+    s.bind(1, id);
+    s.step();
+    return sqlite3_changes(db_) > 0;
+  }
+
+  std::vector<VideoRecord> expired_videos(int64_t now) override {
+    std::lock_guard lock(mutex_);
+    Statement s(db_, std::string("SELECT ") + kVideoColumns +
+                         " FROM videos WHERE status IN ('completed','failed') AND expires_at > 0 AND expires_at <= ?1 ORDER BY seq");
+    s.bind(1, now);
+    std::vector<VideoRecord> out;
+    while (s.step()) out.push_back(read_video(s));
+    return out;
+  }
+
+  int blob_references(const std::string& key) override {
+    std::lock_guard lock(mutex_);
+    Statement s(db_, "SELECT COUNT(*) FROM videos WHERE video_blob = ?1 OR thumbnail_blob = ?1 OR spritesheet_blob = ?1");
+    s.bind(1, key);
+    s.step();
+    return int(s.integer(0));
+  }
+
+  int count_with_status(VideoStatus status) override {
+    std::lock_guard lock(mutex_);
+    Statement s(db_, "SELECT COUNT(*) FROM videos WHERE status = ?1");
+    s.bind(1, std::string(name(status)));
+    s.step();
+    return int(s.integer(0));
+  }
+
+  int count_active_for_user(const std::string& user) override {
+    std::lock_guard lock(mutex_);
+    Statement s(db_, "SELECT COUNT(*) FROM videos WHERE user = ?1 AND status IN ('queued','in_progress')");
+    s.bind(1, user);
+    s.step();
+    return int(s.integer(0));
+  }
+
+  void insert_key(const ApiKeyRecord& k) override {
+    std::lock_guard lock(mutex_);
+    Statement s(db_, "INSERT INTO api_keys (id, user, hash, prefix, created_at, revoked_at) VALUES (?1,?2,?3,?4,?5,?6)");
+    s.bind(1, k.id).bind(2, k.user).bind(3, k.hash).bind(4, k.prefix).bind(5, k.created_at).bind(6, k.revoked_at);
+    s.step();
+  }
+
+  std::optional<ApiKeyRecord> key_by_hash(const std::string& hash) override {
+    std::lock_guard lock(mutex_);
+    Statement s(db_, "SELECT id, user, hash, prefix, created_at, revoked_at FROM api_keys WHERE hash = ?1");
+    s.bind(1, hash);
+    if (!s.step()) return std::nullopt;
+    return read_key(s);
+  }
+
+  bool revoke_key(const std::string& id_or_prefix, int64_t now) override {
+    std::lock_guard lock(mutex_);
+    Statement s(db_, "UPDATE api_keys SET revoked_at = ?2 WHERE (id = ?1 OR prefix = ?1) AND revoked_at = 0");
+    s.bind(1, id_or_prefix).bind(2, now);
+    s.step();
+    return sqlite3_changes(db_) > 0;
+  }
+
+  std::vector<ApiKeyRecord> keys() override {
+    std::lock_guard lock(mutex_);
+    Statement s(db_, "SELECT id, user, hash, prefix, created_at, revoked_at FROM api_keys ORDER BY created_at, id");
+    std::vector<ApiKeyRecord> out;
+    while (s.step()) out.push_back(read_key(s));
+    return out;
+  }
+
+ private:
+  void exec(const char* sql) {
+    char* error = nullptr;
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, &error) != SQLITE_OK) {
+      const std::string message = error ? error : "unknown error";
+      sqlite3_free(error);
+      throw IoError("metadata store: " + message);
+    }
+  }
+
+  static void bind_video(Statement& s, const VideoRecord& v) {
+    s.bind(1, v.id).bind(2, v.user).bind(3, v.model).bind(4, std::string(name(v.status))).bind(5, int64_t(v.progress));
+    s.bind(6, v.created_at).bind(7, v.completed_at).bind(8, v.expires_at).bind(9, v.prompt).bind(10, v.size);
+    s.bind(11, v.seconds).bind(12, v.remixed_from).bind(13, v.error_code).bind(14, v.error_message);
+    s.bind(15, v.request_json).bind(16, v.video_blob).bind(17, v.thumbnail_blob).bind(18, v.spritesheet_blob);
+    s.bind(19, int64_t(v.attempts));
+  }
+
+  sqlite3* db_ = nullptr;
+  std::mutex mutex_;
+};
+
+}  // namespace
+
+std::unique_ptr<MetadataStore> open_sqlite_store(const std::string& path) { return std::make_unique<SqliteStore>(path); }
+
+}  // namespace opsis::store

@@ -1,0 +1,173 @@
+// The metadata store on a real SQLite file and the blob store on a real folder.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include "core/error.hpp"
+#include "store/blob_store.hpp"
+#include "store/metadata_store.hpp"
+
+using namespace opsis::store;
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path fresh_dir(const std::string& name) {
+  const fs::path dir = fs::path(OPSIS_BINARY_DIR) / "store-test" / name;
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+VideoRecord make_video(const std::string& id, const std::string& user, int64_t created) {
+  VideoRecord v;
+  v.id = id;
+  v.user = user;
+  v.model = "opsis-studio";
+  v.created_at = created;
+  v.prompt = "a ball";
+  v.size = "1280x720";
+  v.seconds = "4";
+  return v;
+}
+
+}  // namespace
+
+TEST(SqliteStore, InsertRetrieveUpdateDelete) {
+  auto store = open_sqlite_store((fresh_dir("crud") / "meta.db").string());
+  VideoRecord v = make_video("video_a", "ann", 100);
+  store->insert_video(v);
+  auto got = store->video("video_a");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->prompt, "a ball");
+  EXPECT_EQ(got->status, VideoStatus::Queued);
+  EXPECT_FALSE(store->video("video_b"));
+
+  v.status = VideoStatus::Completed;
+  v.progress = 100;
+  v.video_blob = std::string(64, 'a');
+  EXPECT_TRUE(store->update_video(v));
+  EXPECT_EQ(store->video("video_a")->status, VideoStatus::Completed);
+  EXPECT_EQ(store->blob_references(std::string(64, 'a')), 1);
+  EXPECT_TRUE(store->delete_video("video_a"));
+  EXPECT_FALSE(store->delete_video("video_a"));
+  EXPECT_FALSE(store->update_video(v));
+}
+
+TEST(SqliteStore, DuplicateIdIsRefused) {
+  auto store = open_sqlite_store((fresh_dir("dup") / "meta.db").string());
+  store->insert_video(make_video("video_a", "ann", 1));
+  EXPECT_THROW(store->insert_video(make_video("video_a", "bob", 2)), opsis::IoError);
+}
+
+TEST(SqliteStore, ListsPageByPageForOneUserOnly) {
+  auto store = open_sqlite_store((fresh_dir("list") / "meta.db").string());
+  for (int i = 0; i < 7; ++i) store->insert_video(make_video("video_" + std::to_string(i), "ann", 100 + i));
+  store->insert_video(make_video("video_bob", "bob", 50));
+
+  ListQuery q;
+  q.user = "ann";
+  q.limit = 3;
+  std::vector<std::string> seen;
+  for (;;) {
+    ListPage page = store->list_videos(q);
+    for (const auto& v : page.videos) seen.push_back(v.id);
+    if (!page.has_more) break;
+    q.after = page.videos.back().id;
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"video_6", "video_5", "video_4", "video_3", "video_2", "video_1", "video_0"}));
+
+  q = ListQuery{"ann", 4, true, "video_2"};
+  ListPage page = store->list_videos(q);
+  ASSERT_EQ(page.videos.size(), 4u);
+  EXPECT_EQ(page.videos.front().id, "video_3");
+  EXPECT_FALSE(page.has_more);
+
+  // Another user's id as the cursor reveals nothing.
+  q = ListQuery{"ann", 10, true, "video_bob"};
+  EXPECT_TRUE(store->list_videos(q).videos.empty());
+}
+
+TEST(SqliteStore, ClaimsInOrderOnceEach) {
+  const fs::path path = fresh_dir("claim") / "meta.db";
+  auto store = open_sqlite_store(path.string());
+  for (int i = 0; i < 20; ++i) store->insert_video(make_video("video_" + std::to_string(i), "ann", i));
+  std::vector<std::string> claimed[4];
+  std::vector<std::thread> workers;
+  for (int w = 0; w < 4; ++w)
+    workers.emplace_back([&, w] {
+      while (auto v = store->claim_next_queued()) claimed[w].push_back(v->id);
+    });
+  for (auto& t : workers) t.join();
+  std::set<std::string> all;
+  for (auto& c : claimed) all.insert(c.begin(), c.end());
+  EXPECT_EQ(all.size(), 20u);
+  EXPECT_EQ(store->count_with_status(VideoStatus::InProgress), 20);
+  EXPECT_EQ(store->video("video_0")->attempts, 1);
+}
+
+TEST(SqliteStore, SurvivesReopenAndFindsUnfinishedWork) {
+  const fs::path path = fresh_dir("reopen") / "meta.db";
+  {
+    auto store = open_sqlite_store(path.string());
+    store->insert_video(make_video("video_a", "ann", 1));
+    store->insert_video(make_video("video_b", "ann", 2));
+    ASSERT_TRUE(store->claim_next_queued());
+    EXPECT_TRUE(store->set_progress("video_a", 40));
+  }
+  auto store = open_sqlite_store(path.string());
+  auto running = store->videos_with_status(VideoStatus::InProgress);
+  ASSERT_EQ(running.size(), 1u);
+  EXPECT_EQ(running[0].id, "video_a");
+  EXPECT_EQ(running[0].progress, 40);
+  EXPECT_EQ(store->count_active_for_user("ann"), 2);
+}
+
+TEST(SqliteStore, ExpiryAndKeys) {
+  auto store = open_sqlite_store((fresh_dir("keys") / "meta.db").string());
+  VideoRecord done = make_video("video_done", "ann", 1);
+  done.status = VideoStatus::Completed;
+  done.expires_at = 500;
+  store->insert_video(done);
+  store->insert_video(make_video("video_queued", "ann", 2));
+  EXPECT_TRUE(store->expired_videos(499).empty());
+  ASSERT_EQ(store->expired_videos(500).size(), 1u);
+
+  store->insert_key({"key_1", "ann", std::string(64, 'f'), "sk-opsis-abcd", 10, 0});
+  auto key = store->key_by_hash(std::string(64, 'f'));
+  ASSERT_TRUE(key);
+  EXPECT_EQ(key->user, "ann");
+  EXPECT_TRUE(store->revoke_key("key_1", 20));
+  EXPECT_FALSE(store->revoke_key("key_1", 30));
+  EXPECT_EQ(store->key_by_hash(std::string(64, 'f'))->revoked_at, 20);
+}
+
+TEST(FolderBlobStore, ContentAddressedAndWhole) {
+  const fs::path dir = fresh_dir("blobs");
+  auto blobs = open_folder_blob_store(dir.string());
+  const std::vector<uint8_t> bytes = {'a', 'b', 'c'};
+  const std::string key = blobs->put(bytes);
+  EXPECT_EQ(key, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");  // SHA-256("abc")
+  EXPECT_EQ(blobs->put(bytes), key);
+  EXPECT_TRUE(blobs->contains(key));
+  EXPECT_EQ(blobs->get(key), bytes);
+  EXPECT_EQ(blobs->size(key), 3u);
+  ASSERT_TRUE(blobs->local_path(key));
+  EXPECT_TRUE(fs::exists(*blobs->local_path(key)));
+  EXPECT_TRUE(fs::is_empty(dir / "tmp"));
+  blobs->remove(key);
+  EXPECT_FALSE(blobs->contains(key));
+  EXPECT_THROW(blobs->get(key), opsis::IoError);
+  EXPECT_FALSE(blobs->contains("../../etc/passwd"));
+}
+
+TEST(FolderBlobStore, ClearsStrayTemporariesOnOpen) {
+  const fs::path dir = fresh_dir("stray");
+  { auto blobs = open_folder_blob_store(dir.string()); }
+  std::ofstream(dir / "tmp" / "dead.part") << "half";
+  auto blobs = open_folder_blob_store(dir.string());
+  EXPECT_TRUE(fs::is_empty(dir / "tmp"));
+}
