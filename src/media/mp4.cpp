@@ -1,5 +1,7 @@
 #include "media/mp4.hpp"
 
+#include <cstring>
+
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -552,16 +554,26 @@ class RgbConverter {
     check_av(sws_setColorspaceDetails(sws_.get(), coefficients, full_range, coefficients, 1, 0,
                                       1 << 16, 1 << 16),
              "cannot set the colour conversion");
+    // swscale's fast YUV->RGB paths write whole 8- and 16-byte words past the end of a row
+    // (seen with valgrind at 426 px wide), so convert into a padded scratch frame and copy
+    // the rows out.
+    const int row_bytes = video.width * 3;
+    const int padded_stride = (row_bytes + 63) / 64 * 64;
+    scratch_.resize(size_t(padded_stride) * size_t(video.height + 1) + 64);
+    uint8_t* dst_planes[1] = {scratch_.data()};
+    const int dst_strides[1] = {padded_stride};
+    sws_scale(sws_.get(), frame->data, frame->linesize, 0, frame->height, dst_planes, dst_strides);
     const size_t offset = video.rgb.size();
     video.rgb.resize(offset + video.frame_bytes());
-    uint8_t* dst_planes[1] = {video.rgb.data() + offset};
-    const int dst_strides[1] = {video.width * 3};
-    sws_scale(sws_.get(), frame->data, frame->linesize, 0, frame->height, dst_planes, dst_strides);
+    for (int y = 0; y < video.height; ++y)
+      std::memcpy(video.rgb.data() + offset + size_t(y) * size_t(row_bytes), scratch_.data() + size_t(y) * size_t(padded_stride),
+                  size_t(row_bytes));
   }
 
  private:
   int64_t expected_frames_;
   SwsPtr sws_;
+  std::vector<uint8_t> scratch_;
 };
 
 class PcmConverter {

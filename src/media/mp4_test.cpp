@@ -302,7 +302,8 @@ TEST_F(Mp4Test, MoovComesBeforeMdat) {
 
 TEST_F(Mp4Test, PortraitAndLargestSizes) {
   for (const auto& [w, h] : {std::pair{720, 1280}, std::pair{1024, 1792}, std::pair{1920, 1080},
-                             std::pair{16, 16}}) {
+                             std::pair{16, 16}, std::pair{426, 240}, std::pair{130, 74}}) {
+    // 426 and 130 px: rows whose byte length is no multiple of 8 (swscale once wrote past them).
     const Video video = moving_square(w, h, 3);
     const std::string path = file(std::to_string(w) + "x" + std::to_string(h) + ".mp4");
     write_mp4(path, video, Audio{});

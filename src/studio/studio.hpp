@@ -44,6 +44,9 @@ struct Clip {
 // Throws opsis::InvalidArgument for a bad spec or options (naming the field).
 Clip render_clip(const SceneSpec& spec, const RenderOptions& options, const Progress* progress = nullptr);
 
+// The spec as JSON text (canonical vocabulary words).
+std::string spec_json(const SceneSpec& spec);
+
 // Ground truth as JSON text: per frame camera, boxes, visibility, mouth; events with times.
 std::string truth_json(const SceneSpec& spec, const Clip& clip);
 

@@ -32,9 +32,17 @@ Geometry geometry(const CharacterSpec& character);
 
 // Where an entity is and how it is posed in one frame. Entities are indexed objects first,
 // then characters, in spec order.
+//
+// y is the bottom of balls, boxes (the lowest corner of a turned box), cars and characters
+// (0 = standing on the ground) and the centre of the body of balloons (of the round part,
+// diameter = width; the knot hangs below) and birds.
+// Depth lanes: objects at z = kStageZ (a crowded stage puts them at kStageZ -+ 0.5), driving
+// cars on a road behind (kStageZ + 1.5 going right, + 2.5 going left), birds at 6.8,
+// characters in front at 6.6 and 7.1.
 struct EntityPose {
   float x = 0, y = 0, z = kStageZ;  // bottom centre (grounded things) or centre (fliers), metres
-  float angle = 0;                  // rotation in the picture plane, radians (rolling, spinning)
+  float angle = 0;                  // rotation in the picture plane, radians, counter-clockwise
+                                    // as seen by the camera (a ball rolling right turns negative)
   float heading = 1;                // +1 facing right, -1 facing left
   float squash = 0;                 // 0 at rest, up to ~0.3 at a hard impact (drawn as squash)
   bool present = true;              // false once it has left the world (a balloon gone up)
@@ -46,6 +54,10 @@ struct EntityPose {
   int viseme = 0;        // mouth shape: see Viseme
   // birds
   float wing_phase = 0;  // radians; wings up at sin > 0
+  // added by the world: velocity (m/s) for rolling rumble, car hum pitch, motion truth
+  float vx = 0, vy = 0;
+  bool on_ground = false;  // touching the ground: resting, rolling, sliding, driving, perched
+  bool side_on = false;    // characters: seen in profile facing `heading` (walking); else facing the camera
 };
 
 // Mouth shapes a phoneme maps to (the renderer draws each differently).
@@ -75,6 +87,7 @@ struct Event {
   int other = -1;    // Impact: the other entity; -1 the ground, -2 a wall
   std::string material;  // Impact: the entity's material; Footstep: the ground's ("grass", "sand", ...)
   float speed = 0;       // Impact: closing speed along the contact normal, m/s; Footstep: walk speed
+                         // (a jump's landing: the landing speed); WingFlap: the bird's speed
   std::string phoneme;   // Phoneme: espeak-ng's phoneme mnemonic
   double duration = 0;   // Phoneme: seconds
   int shot = -1;         // Cut: the shot that starts
