@@ -8,7 +8,7 @@ packages=(
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev
   libespeak-ng-dev espeak-ng-data
   libcpp-httplib-dev nlohmann-json3-dev libcli11-dev
-  libsqlite3-dev libssl-dev
+  libsqlite3-dev libssl-dev openssl
   libpng-dev libjpeg-dev libwebp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   chromium

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 
 # Real clients for the tests (pinned by each folder's package-lock.json).
-for dir in tests/browser tests/c2pa; do
+for dir in tests/browser tests/c2pa tests/api; do
   [ -f "$dir/package-lock.json" ] || continue
   if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
     echo "opsis setup: npm ci in $dir"

@@ -135,7 +135,10 @@ TEST(StudioRender, WritesPlayableFileAndTruth) {
 struct BadInput {
   std::vector<std::string> args;
   std::string expected_words;
+  std::string name;
 };
+
+void PrintTo(const BadInput& input, std::ostream* os) { *os << input.name; }
 
 class StudioRenderRefuses : public ::testing::TestWithParam<BadInput> {};
 
@@ -154,14 +157,15 @@ TEST_P(StudioRenderRefuses, WithAClearErrorAndNoFile) {
 
 INSTANTIATE_TEST_SUITE_P(
     BadInputs, StudioRenderRefuses,
-    ::testing::Values(BadInput{{"--prompt", "", "-o", "OUT"}, "prompt is empty"},
-                      BadInput{{"--prompt", "   ", "-o", "OUT"}, "prompt is empty"},
-                      BadInput{{"--prompt", "a ball", "--seconds=-2", "-o", "OUT"}, "seconds"},
-                      BadInput{{"--prompt", "a ball", "--seconds", "30", "-o", "OUT"}, "at most 25 seconds"},
-                      BadInput{{"--prompt", "a ball", "--size", "333x333", "-o", "OUT"}, "even number"},
-                      BadInput{{"--prompt", "a ball", "--size", "4096x2160", "-o", "OUT"}, "16 to 1920"},
-                      BadInput{{"--prompt", "a ball", "--size", "large", "-o", "OUT"}, "WIDTHxHEIGHT"},
-                      BadInput{{"--prompt", "a ball", "-o", "/nonexistent-folder/out.mp4"}, "does not exist"}));
+    ::testing::Values(BadInput{{"--prompt", "", "-o", "OUT"}, "prompt is empty", "EmptyPrompt"},
+                      BadInput{{"--prompt", "   ", "-o", "OUT"}, "prompt is empty", "BlankPrompt"},
+                      BadInput{{"--prompt", "a ball", "--seconds=-2", "-o", "OUT"}, "seconds", "NegativeSeconds"},
+                      BadInput{{"--prompt", "a ball", "--seconds", "30", "-o", "OUT"}, "at most 25 seconds", "TooManySeconds"},
+                      BadInput{{"--prompt", "a ball", "--size", "333x333", "-o", "OUT"}, "even number", "OddSize"},
+                      BadInput{{"--prompt", "a ball", "--size", "4096x2160", "-o", "OUT"}, "16 to 1920", "OversizedSize"},
+                      BadInput{{"--prompt", "a ball", "--size", "large", "-o", "OUT"}, "WIDTHxHEIGHT", "SizeNotWxH"},
+                      BadInput{{"--prompt", "a ball", "-o", "/nonexistent-folder/out.mp4"}, "does not exist", "MissingFolder"}),
+    [](const ::testing::TestParamInfo<BadInput>& info) { return info.param.name; });
 
 namespace {
 

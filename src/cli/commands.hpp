@@ -4,4 +4,8 @@ namespace CLI { class App; }
 
 namespace opsis::cli {
 void add_studio_command(CLI::App& app);
+void add_verify_command(CLI::App& app);
+void add_generate_command(CLI::App& app);
+void add_serve_command(CLI::App& app);
+void add_keys_command(CLI::App& app);
 }  // namespace opsis::cli

@@ -12,6 +12,10 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "opsis 0.1.0");
   opsis::cli::add_studio_command(app);
+  opsis::cli::add_verify_command(app);
+  opsis::cli::add_generate_command(app);
+  opsis::cli::add_serve_command(app);
+  opsis::cli::add_keys_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

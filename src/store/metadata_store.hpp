@@ -73,7 +73,8 @@ class MetadataStore {
   virtual bool delete_video(const std::string& id) = 0;
   // Completed or failed videos whose expires_at is at or before `now`.
   virtual std::vector<VideoRecord> expired_videos(int64_t now) = 0;
-  // How many records still point at this blob (before deleting the blob itself).
+  // How many records still point at this blob (before deleting the blob itself): as one of
+  // their files, or inside their request (an input image).
   virtual int blob_references(const std::string& blob_key) = 0;
   virtual int count_with_status(VideoStatus status) = 0;
   virtual int count_active_for_user(const std::string& user) = 0;  // queued + in_progress

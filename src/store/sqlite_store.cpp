@@ -1,5 +1,6 @@
-// MetadataStore on SQLite (WAL): one connection guarded by a mutex; every call is a short
-// statement or a small transaction, so callers never hold the lock across slow work.
+// MetadataStore on SQLite (WAL): a writer connection and a reader connection, each guarded
+// by a mutex; every call is a short statement or a small transaction, so callers never hold
+// a lock across slow work.
 #include <sqlite3.h>
 
 #include <mutex>
@@ -141,8 +142,20 @@ class SqliteStore final : public MetadataStore {
     // survives a power cut, not only a killed process.
     exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
     exec(kSchema);
+    // Reads go through a second connection: in WAL mode they see the last commit without
+    // queueing behind a writer's fsync (a poll must not wait for a progress update to sync).
+    if (sqlite3_open_v2(path.c_str(), &reader_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, nullptr) != SQLITE_OK) {
+      const std::string message = reader_ ? sqlite3_errmsg(reader_) : "out of memory";
+      sqlite3_close(reader_);
+      sqlite3_close(db_);
+      throw IoError("cannot open metadata store " + path + " for reading: " + message);
+    }
+    sqlite3_busy_timeout(reader_, 5000);
   }
-  ~SqliteStore() override { sqlite3_close(db_); }
+  ~SqliteStore() override {
+    sqlite3_close(reader_);
+    sqlite3_close(db_);
+  }
 
   void insert_video(const VideoRecord& v) override {
     std::lock_guard lock(mutex_);
@@ -153,22 +166,22 @@ class SqliteStore final : public MetadataStore {
   }
 
   std::optional<VideoRecord> video(const std::string& id) override {
-    std::lock_guard lock(mutex_);
-    Statement s(db_, std::string("SELECT ") + kVideoColumns + " FROM videos WHERE id = ?1");
+    std::lock_guard lock(read_mutex_);
+    Statement s(reader_, std::string("SELECT ") + kVideoColumns + " FROM videos WHERE id = ?1");
     s.bind(1, id);
     if (!s.step()) return std::nullopt;
     return read_video(s);
   }
 
   ListPage list_videos(const ListQuery& q) override {
-    std::lock_guard lock(mutex_);
+    std::lock_guard lock(read_mutex_);
     const char* cmp = q.ascending ? ">" : "<";
     const char* order = q.ascending ? "ASC" : "DESC";
     std::string sql = std::string("SELECT ") + kVideoColumns + " FROM videos WHERE user = ?1";
     if (!q.after.empty())
       sql += std::string(" AND seq ") + cmp + " (SELECT seq FROM videos WHERE id = ?2 AND user = ?1)";
     sql += std::string(" ORDER BY seq ") + order + " LIMIT ?3";
-    Statement s(db_, sql);
+    Statement s(reader_, sql);
     s.bind(1, q.user);
     if (!q.after.empty()) s.bind(2, q.after);
     s.bind(3, int64_t(q.limit) + 1);  // one more than asked tells whether there are more
@@ -224,8 +237,8 @@ class SqliteStore final : public MetadataStore {
   }
 
   std::vector<VideoRecord> videos_with_status(VideoStatus status) override {
-    std::lock_guard lock(mutex_);
-    Statement s(db_, std::string("SELECT ") + kVideoColumns + " FROM videos WHERE status = ?1 ORDER BY seq");
+    std::lock_guard lock(read_mutex_);
+    Statement s(reader_, std::string("SELECT ") + kVideoColumns + " FROM videos WHERE status = ?1 ORDER BY seq");
     s.bind(1, std::string(name(status)));
     std::vector<VideoRecord> out;
     while (s.step()) out.push_back(read_video(s));
@@ -241,8 +254,8 @@ class SqliteStore final : public MetadataStore {
   }
 
   std::vector<VideoRecord> expired_videos(int64_t now) override {
-    std::lock_guard lock(mutex_);
-    Statement s(db_, std::string("SELECT ") + kVideoColumns +
+    std::lock_guard lock(read_mutex_);
+    Statement s(reader_, std::string("SELECT ") + kVideoColumns +
                          " FROM videos WHERE status IN ('completed','failed') AND expires_at > 0 AND expires_at <= ?1 ORDER BY seq");
     s.bind(1, now);
     std::vector<VideoRecord> out;
@@ -251,24 +264,25 @@ class SqliteStore final : public MetadataStore {
   }
 
   int blob_references(const std::string& key) override {
-    std::lock_guard lock(mutex_);
-    Statement s(db_, "SELECT COUNT(*) FROM videos WHERE video_blob = ?1 OR thumbnail_blob = ?1 OR spritesheet_blob = ?1");
+    std::lock_guard lock(read_mutex_);
+    Statement s(reader_, "SELECT COUNT(*) FROM videos WHERE video_blob = ?1 OR thumbnail_blob = ?1 OR spritesheet_blob = ?1 "
+                         "OR instr(request_json, ?1) > 0");
     s.bind(1, key);
     s.step();
     return int(s.integer(0));
   }
 
   int count_with_status(VideoStatus status) override {
-    std::lock_guard lock(mutex_);
-    Statement s(db_, "SELECT COUNT(*) FROM videos WHERE status = ?1");
+    std::lock_guard lock(read_mutex_);
+    Statement s(reader_, "SELECT COUNT(*) FROM videos WHERE status = ?1");
     s.bind(1, std::string(name(status)));
     s.step();
     return int(s.integer(0));
   }
 
   int count_active_for_user(const std::string& user) override {
-    std::lock_guard lock(mutex_);
-    Statement s(db_, "SELECT COUNT(*) FROM videos WHERE user = ?1 AND status IN ('queued','in_progress')");
+    std::lock_guard lock(read_mutex_);
+    Statement s(reader_, "SELECT COUNT(*) FROM videos WHERE user = ?1 AND status IN ('queued','in_progress')");
     s.bind(1, user);
     s.step();
     return int(s.integer(0));
@@ -282,8 +296,8 @@ class SqliteStore final : public MetadataStore {
   }
 
   std::optional<ApiKeyRecord> key_by_hash(const std::string& hash) override {
-    std::lock_guard lock(mutex_);
-    Statement s(db_, "SELECT id, user, hash, prefix, created_at, revoked_at FROM api_keys WHERE hash = ?1");
+    std::lock_guard lock(read_mutex_);
+    Statement s(reader_, "SELECT id, user, hash, prefix, created_at, revoked_at FROM api_keys WHERE hash = ?1");
     s.bind(1, hash);
     if (!s.step()) return std::nullopt;
     return read_key(s);
@@ -298,8 +312,8 @@ class SqliteStore final : public MetadataStore {
   }
 
   std::vector<ApiKeyRecord> keys() override {
-    std::lock_guard lock(mutex_);
-    Statement s(db_, "SELECT id, user, hash, prefix, created_at, revoked_at FROM api_keys ORDER BY created_at, id");
+    std::lock_guard lock(read_mutex_);
+    Statement s(reader_, "SELECT id, user, hash, prefix, created_at, revoked_at FROM api_keys ORDER BY created_at, id");
     std::vector<ApiKeyRecord> out;
     while (s.step()) out.push_back(read_key(s));
     return out;
@@ -323,8 +337,10 @@ class SqliteStore final : public MetadataStore {
     s.bind(19, int64_t(v.attempts));
   }
 
-  sqlite3* db_ = nullptr;
+  sqlite3* db_ = nullptr;      // the one writer
+  sqlite3* reader_ = nullptr;  // reads only
   std::mutex mutex_;
+  std::mutex read_mutex_;
 };
 
 }  // namespace

@@ -1,0 +1,83 @@
+// Load on `opsis serve` over loopback: N concurrent clients each create a video and poll it
+// until it finishes, pacing by openai-poll-after-ms. Reports request latency percentiles by
+// kind and whether every job finished. Bounded in time (--deadline-s).
+//   node bench/server_bench.mjs --opsis build/opsis [--clients 100] [--workers 2] [--deadline-s 240]
+import { parseArgs } from 'node:util';
+
+import { makeDataDir, removeDataDir, startServer } from '../tests/api/server.mjs';
+
+const { values: args } = parseArgs({
+  options: {
+    opsis: { type: 'string' },
+    clients: { type: 'string', default: '100' },
+    workers: { type: 'string', default: '2' },
+    'deadline-s': { type: 'string', default: '240' },
+    size: { type: 'string', default: '160x90' },
+    seconds: { type: 'string', default: '1' },
+    'http-threads': { type: 'string', default: '256' },
+  },
+});
+if (args.opsis) process.env.OPSIS_BINARY = args.opsis;
+const clients = Number(args.clients);
+const deadline = Date.now() + Number(args['deadline-s']) * 1000;
+
+const latencies = { create: [], retrieve: [], content: [] };
+const statuses = {};
+async function timed(kind, url, init) {
+  const started = performance.now();
+  const response = await fetch(url, init);
+  const body = kind === 'content' ? new Uint8Array(await response.arrayBuffer()) : await response.json();
+  latencies[kind].push(performance.now() - started);
+  statuses[response.status] = (statuses[response.status] ?? 0) + 1;
+  return { response, body };
+}
+
+async function client(base, index) {
+  const { body: created } = await timed('create', `${base}/videos`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ prompt: `A red ball bounces in a meadow, take ${index}`, model: 'opsis-studio', seconds: args.seconds, size: args.size }),
+  });
+  if (!created.id) throw new Error(`create failed: ${JSON.stringify(created)}`);
+  for (;;) {
+    if (Date.now() > deadline) return { id: created.id, status: 'timed out' };
+    const { response, body } = await timed('retrieve', `${base}/videos/${created.id}`);
+    if (body.status === 'completed') {
+      const { body: bytes } = await timed('content', `${base}/videos/${created.id}/content`);
+      return { id: created.id, status: bytes.length > 0 ? 'completed' : 'empty content' };
+    }
+    if (body.status === 'failed') return { id: created.id, status: 'failed' };
+    await new Promise((r) => setTimeout(r, Number(response.headers.get('openai-poll-after-ms') ?? 500)));
+  }
+}
+
+const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+const summary = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const round = (v) => Math.round(v * 10) / 10;
+  return { count: sorted.length, p50_ms: round(percentile(sorted, 50)), p90_ms: round(percentile(sorted, 90)),
+           p99_ms: round(percentile(sorted, 99)), max_ms: round(sorted.at(-1)) };
+};
+
+const dataDir = makeDataDir();
+const server = await startServer(dataDir, ['--workers', args.workers, '--poll-after-ms', '250', '--http-threads', args['http-threads'],
+                                           '--max-active-jobs', '100000', '--jobs-per-minute', '100000']);
+try {
+  const started = performance.now();
+  const results = await Promise.all(Array.from({ length: clients }, (_, i) => client(server.baseURL, i)));
+  const wall = (performance.now() - started) / 1000;
+  const finished = results.filter((r) => r.status === 'completed').length;
+  const report = {
+    clients, workers: Number(args.workers), clip: `${args.size}, ${args.seconds} s`, wall_s: Math.round(wall * 10) / 10,
+    jobs_completed: finished, jobs_per_s: Math.round((finished / wall) * 100) / 100, http_statuses: statuses,
+    create: summary(latencies.create), retrieve: summary(latencies.retrieve), content: summary(latencies.content),
+  };
+  console.log(JSON.stringify(report, null, 2));
+  if (finished !== clients) {
+    console.error(`only ${finished} of ${clients} jobs finished: ${JSON.stringify(results.filter((r) => r.status !== 'completed').slice(0, 5))}`);
+    process.exitCode = 1;
+  }
+} finally {
+  await server.stop();
+  removeDataDir(dataDir);
+}

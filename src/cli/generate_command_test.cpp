@@ -1,0 +1,103 @@
+// Drives the real `opsis generate` binary with a tiny opsis-mini written by the test.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "media/mp4.hpp"
+#include "models/mini/weights.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Result {
+  int code = -1;
+  std::string output;
+};
+
+Result run(const std::string& args) {
+  Result r;
+  const std::string command = std::string(OPSIS_BINARY) + " generate " + args + " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  char buffer[4096];
+  while (size_t n = fread(buffer, 1, sizeof buffer, pipe)) r.output.append(buffer, n);
+  const int status = pclose(pipe);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+class GenerateCommand : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = fs::temp_directory_path() / "opsis_generate_test";
+    fs::create_directories(dir_);
+    opsis::mini::MiniConfig c;
+    c.d_model = 32;
+    c.heads = 2;
+    c.layers = 1;
+    c.text_layers = 1;
+    c.mlp_ratio = 2;
+    c.patch = 8;
+    c.long_side = 32;
+    c.short_side = 20;
+    c.identity_size = 16;
+    c.window_seconds = 1.0;
+    torch::manual_seed(1);
+    opsis::mini::MiniModel model(c);
+    torch::NoGradGuard no_grad;
+    for (auto& p : model->parameters()) p.normal_(0.0, 0.1);
+    opsis::mini::save_model(model, (dir_ / "tiny.safetensors").string());
+  }
+  static void TearDownTestSuite() { fs::remove_all(dir_); }
+  static std::string common() {
+    return "--model " + (dir_ / "tiny.safetensors").string() + " --steps 2 --threads 1 ";
+  }
+  static fs::path dir_;
+};
+fs::path GenerateCommand::dir_;
+
+}  // namespace
+
+TEST_F(GenerateCommand, WritesAnMp4WithPictureAndSoundDeterministically) {
+  const fs::path a = dir_ / "a.mp4", b = dir_ / "b.mp4";
+  const Result ra = run("\"a red ball bounces on a beach\" -o " + a.string() + " --seconds 1.5 --seed 5 --size 32x20 " + common());
+  ASSERT_EQ(ra.code, 0) << ra.output;
+  const Result rb = run("\"a red ball bounces on a beach\" -o " + b.string() + " --seconds 1.5 --seed 5 --size 32x20 " + common());
+  ASSERT_EQ(rb.code, 0) << rb.output;
+  const auto clip_a = opsis::media::read_mp4(a.string()), clip_b = opsis::media::read_mp4(b.string());
+  EXPECT_EQ(clip_a.video.frame_count(), 36);
+  EXPECT_EQ(clip_a.video.width, 32);
+  EXPECT_EQ(clip_a.video.height, 20);
+  EXPECT_EQ(clip_a.audio_codec, "aac");
+  EXPECT_NEAR(clip_a.duration, 1.5, 0.05);
+  EXPECT_EQ(clip_a.video.rgb, clip_b.video.rgb);
+  EXPECT_EQ(clip_a.audio.samples, clip_b.audio.samples);
+}
+
+TEST_F(GenerateCommand, BadInputsNameTheFieldAndWriteNothing) {
+  const fs::path out = dir_ / "refused.mp4";
+  fs::remove(out);
+  const fs::path not_an_image = dir_ / "notes.png";
+  std::ofstream(not_an_image) << "this is text, not a picture";
+  const struct {
+    std::string args, field;
+  } cases[] = {
+      {"--size 32x20 --seconds 30", "seconds"},
+      {"--size 32x20 --seconds 0.2", "seconds"},
+      {"--size 64x64", "size"},
+      {"--size big", "size"},
+      {"--size 32x20 --image " + (dir_ / "missing.png").string(), "image"},
+      {"--size 32x20 --image " + not_an_image.string(), "image"},
+      {"--size 32x20 --cameo " + not_an_image.string(), "cameo"},
+      {"--size 32x20 --guidance x", "guidance"},
+  };
+  for (const auto& c : cases) {
+    const Result r = run("\"a meadow\" -o " + out.string() + " " + common() + c.args);
+    EXPECT_EQ(r.code, 2) << c.args << ": " << r.output;
+    EXPECT_NE(r.output.find("error: " + c.field + ":"), std::string::npos) << c.args << ": " << r.output;
+    EXPECT_FALSE(fs::exists(out)) << c.args;
+  }
+}

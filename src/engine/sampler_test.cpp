@@ -1,0 +1,177 @@
+#include "engine/sampler.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "core/error.hpp"
+#include "engine/pipeline.hpp"
+
+using namespace opsis::engine;
+
+namespace {
+
+// Data x0 ~ N(mean, std^2) elementwise, noise ~ N(0, 1), x_t = (1 - t) x0 + t noise.
+// The exact flow velocity E[noise - x0 | x_t] is linear in x_t:
+//   v(x, t) = -mean + (t - (1 - t) std^2) / var_t * (x - (1 - t) mean),
+//   var_t = (1 - t)^2 std^2 + t^2,
+// and its ODE carries noise z at t = 1 to mean + std z at t = 0.
+struct GaussianData : Conditions {
+  double video_mean, video_std, audio_mean, audio_std;
+  GaussianData(double vm, double vs, double am, double as)
+      : video_mean(vm), video_std(vs), audio_mean(am), audio_std(as) {}
+};
+
+double exact_velocity(double x, double t, double mean, double std) {
+  const double var = (1 - t) * (1 - t) * std * std + t * t;
+  return -mean + (t - (1 - t) * std * std) / var * (x - (1 - t) * mean);
+}
+
+class GaussianFlow : public Denoiser {
+ public:
+  int calls = 0;
+  Latents denoise(const Latents& x, double t, const Conditions& conditions) override {
+    ++calls;
+    const auto& g = static_cast<const GaussianData&>(conditions);
+    Latents v = x;
+    for (float& value : v.video) value = float(exact_velocity(value, t, g.video_mean, g.video_std));
+    for (float& value : v.audio) value = float(exact_velocity(value, t, g.audio_mean, g.audio_std));
+    return v;
+  }
+};
+
+Encoded gaussian_request(std::shared_ptr<GaussianData> positive, std::shared_ptr<GaussianData> negative) {
+  Encoded e;
+  e.positive = std::move(positive);
+  e.negative = std::move(negative);
+  e.video_shape = {4, 50};
+  e.audio_shape = {100};
+  return e;
+}
+
+}  // namespace
+
+TEST(Sampler, HeunIntegratesTheGaussianFlowToItsExactEndpoint) {
+  GaussianFlow flow;
+  const auto data = std::make_shared<GaussianData>(2.0, 0.5, -1.0, 3.0);
+  const Encoded e = gaussian_request(data, nullptr);
+  SamplerOptions options;
+  options.steps = 40;
+  options.solver = Solver::Heun;
+  options.seed = 7;
+  const Latents out = sample(flow, e, options);
+  const auto z_video = gaussian_noise(200, 7, 1);
+  const auto z_audio = gaussian_noise(100, 7, 2);
+  double worst = 0;
+  for (size_t i = 0; i < 200; ++i) worst = std::max(worst, std::fabs(out.video[i] - (2.0 + 0.5 * z_video[i])));
+  for (size_t i = 0; i < 100; ++i) worst = std::max(worst, std::fabs(out.audio[i] - (-1.0 + 3.0 * z_audio[i])));
+  EXPECT_LT(worst, 1e-2);  // Euler at 40 steps is off by ~5e-2
+  EXPECT_EQ(flow.calls, 2 * 40 - 1);  // the last Heun step (to t = 0) is an Euler step
+}
+
+TEST(Sampler, EulerConvergesAtFirstOrder) {
+  const auto data = std::make_shared<GaussianData>(1.0, 0.3, 0.5, 2.0);
+  auto error_with = [&](int steps) {
+    GaussianFlow flow;
+    SamplerOptions options;
+    options.steps = steps;
+    options.seed = 3;
+    const Latents out = sample(flow, gaussian_request(data, nullptr), options);
+    const auto z = gaussian_noise(200, 3, 1);
+    double sum = 0;
+    for (size_t i = 0; i < 200; ++i) sum += std::fabs(out.video[i] - (1.0 + 0.3 * z[i]));
+    return sum / 200;
+  };
+  const double coarse = error_with(10), fine = error_with(40);
+  EXPECT_LT(fine, 0.05);
+  EXPECT_GT(coarse / fine, 3.0);  // ~4x for a first-order method
+}
+
+TEST(Sampler, GuidanceScaleIsPerModality) {
+  // Guidance 1 on video keeps the positive distribution; guidance 0 on audio gives the
+  // negative (baseline) distribution exactly.
+  GaussianFlow flow;
+  const auto positive = std::make_shared<GaussianData>(2.0, 1.0, 2.0, 1.0);
+  const auto negative = std::make_shared<GaussianData>(-3.0, 1.0, -3.0, 1.0);
+  SamplerOptions options;
+  options.steps = 30;
+  options.solver = Solver::Heun;
+  options.guidance_video = 1.0;
+  options.guidance_audio = 0.0;
+  options.seed = 11;
+  const Latents out = sample(flow, gaussian_request(positive, negative), options);
+  const auto z_video = gaussian_noise(200, 11, 1);
+  const auto z_audio = gaussian_noise(100, 11, 2);
+  for (size_t i = 0; i < 200; ++i) EXPECT_NEAR(out.video[i], 2.0 + z_video[i], 5e-3);
+  for (size_t i = 0; i < 100; ++i) EXPECT_NEAR(out.audio[i], -3.0 + z_audio[i], 5e-3);
+
+  // Guidance > 1 extrapolates away from the negative: the mean moves past the positive one.
+  options.guidance_audio = 2.0;
+  const Latents pushed = sample(flow, gaussian_request(positive, negative), options);
+  double mean = 0;
+  for (float v : pushed.audio) mean += v;
+  EXPECT_GT(mean / 100, 4.0);
+}
+
+TEST(Sampler, DeterministicForASeedAndDifferentAcrossSeeds) {
+  GaussianFlow flow;
+  const auto data = std::make_shared<GaussianData>(0.0, 1.0, 0.0, 1.0);
+  SamplerOptions options;
+  options.steps = 5;
+  options.seed = 42;
+  const Latents a = sample(flow, gaussian_request(data, nullptr), options);
+  const Latents b = sample(flow, gaussian_request(data, nullptr), options);
+  EXPECT_EQ(a.video, b.video);
+  EXPECT_EQ(a.audio, b.audio);
+  options.seed = 43;
+  const Latents c = sample(flow, gaussian_request(data, nullptr), options);
+  EXPECT_NE(a.video, c.video);
+  // The noise itself: standard normal.
+  const auto z = gaussian_noise(100000, 5, 0);
+  double sum = 0, sq = 0;
+  for (float v : z) sum += v, sq += double(v) * v;
+  EXPECT_NEAR(sum / z.size(), 0.0, 0.02);
+  EXPECT_NEAR(sq / z.size(), 1.0, 0.02);
+}
+
+TEST(Sampler, ReportsProgressAndStopsWhenCancelled) {
+  GaussianFlow flow;
+  const auto data = std::make_shared<GaussianData>(0.0, 1.0, 0.0, 1.0);
+  SamplerOptions options;
+  options.steps = 10;
+  std::vector<double> seen;
+  opsis::Progress progress;
+  progress.report = [&](double f) { seen.push_back(f); };
+  sample(flow, gaussian_request(data, nullptr), options, &progress);
+  ASSERT_EQ(seen.size(), 11u);
+  EXPECT_EQ(seen.front(), 0.0);
+  EXPECT_EQ(seen.back(), 1.0);
+  EXPECT_TRUE(std::is_sorted(seen.begin(), seen.end()));
+
+  int polls = 0;
+  progress.cancelled = [&] { return ++polls > 3; };
+  flow.calls = 0;
+  EXPECT_THROW(sample(flow, gaussian_request(data, nullptr), options, &progress), opsis::Cancelled);
+  EXPECT_EQ(flow.calls, 3);
+}
+
+TEST(Sampler, TimestepsRunFromNoiseToData) {
+  const auto ts = timesteps(4, 3.0);
+  ASSERT_EQ(ts.size(), 5u);
+  EXPECT_EQ(ts.front(), 1.0);
+  EXPECT_EQ(ts.back(), 0.0);
+  EXPECT_GT(ts[2], 0.5);  // shift > 1 keeps more steps at high noise
+  EXPECT_THROW(timesteps(0, 1.0), opsis::InvalidArgument);
+}
+
+TEST(Mix, AddsSpeechAndKeepsThePeakBelowFullScale) {
+  opsis::Audio audio;
+  audio.sample_rate = 16000;
+  audio.samples.assign(16000, 0.5f);
+  opsis::Audio speech;
+  speech.sample_rate = 32000;
+  speech.samples.assign(16000, 0.9f);  // half a second
+  mix_into(audio, speech);
+  EXPECT_NEAR(audio.samples[100], 1.4f * 0.98f / 1.4f, 1e-4);
+  EXPECT_NEAR(audio.samples[12000], 0.5f * 0.98f / 1.4f, 1e-4);
+}

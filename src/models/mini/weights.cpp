@@ -1,0 +1,64 @@
+#include "models/mini/weights.hpp"
+
+#include <sstream>
+
+#include "core/error.hpp"
+
+namespace opsis::mini {
+
+namespace {
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::ostringstream out;
+  out << "[";
+  for (size_t i = 0; i < shape.size(); ++i) out << (i ? ", " : "") << shape[i];
+  out << "]";
+  return out.str();
+}
+}  // namespace
+
+safetensors::File to_safetensors(MiniModel& model, safetensors::DType dtype,
+                                 const std::map<std::string, std::string>& extra_metadata) {
+  safetensors::File file;
+  file.metadata = extra_metadata;
+  file.metadata["opsis.config"] = model->config.to_json();
+  file.metadata["opsis.model"] = "opsis-mini";
+  for (const auto& item : model->named_parameters(true)) {
+    auto cpu = item.value().detach().to(torch::kCPU, torch::kFloat32).contiguous();
+    std::vector<float> values(cpu.data_ptr<float>(), cpu.data_ptr<float>() + cpu.numel());
+    file.tensors[item.key()] = safetensors::Tensor::from_float(values, cpu.sizes().vec(), dtype);
+  }
+  return file;
+}
+
+MiniModel from_safetensors(const safetensors::File& file) {
+  const auto config_entry = file.metadata.find("opsis.config");
+  if (config_entry == file.metadata.end())
+    throw InvalidArgument("weights", "not opsis-mini weights: the metadata has no 'opsis.config'");
+  MiniModel model(MiniConfig::from_json(config_entry->second));
+  torch::NoGradGuard no_grad;
+  size_t used = 0;
+  for (auto& item : model->named_parameters(true)) {
+    const auto found = file.tensors.find(item.key());
+    if (found == file.tensors.end()) throw InvalidArgument("weights", "tensor '" + item.key() + "' is missing");
+    if (found->second.shape != item.value().sizes().vec())
+      throw InvalidArgument("weights", "tensor '" + item.key() + "' has shape " + shape_text(found->second.shape) +
+                                           ", the config gives " + shape_text(item.value().sizes().vec()));
+    std::vector<float> values = found->second.to_float();
+    item.value().copy_(torch::from_blob(values.data(), item.value().sizes(), torch::kFloat32));
+    ++used;
+  }
+  if (used != file.tensors.size())
+    for (const auto& [name, tensor] : file.tensors)
+      if (!model->named_parameters(true).contains(name))
+        throw InvalidArgument("weights", "tensor '" + name + "' is not part of opsis-mini");
+  return model;
+}
+
+void save_model(MiniModel& model, const std::string& path, safetensors::DType dtype,
+                const std::map<std::string, std::string>& extra_metadata) {
+  safetensors::write(path, to_safetensors(model, dtype, extra_metadata));
+}
+
+MiniModel load_model(const std::string& path) { return from_safetensors(safetensors::read(path)); }
+
+}  // namespace opsis::mini

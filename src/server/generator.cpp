@@ -1,0 +1,64 @@
+#include "server/generator.hpp"
+
+#include <cstdio>
+
+#include "core/error.hpp"
+#include "server/studio_generator.hpp"
+#ifdef OPSIS_HAVE_MINI
+#include "models/mini/backend.hpp"
+#include "server/engine_generator.hpp"
+#endif
+
+namespace opsis::server {
+
+void ModelRegistry::add(std::shared_ptr<Generator> generator) {
+  const std::string name = generator->info().name;
+  generators_[name] = std::move(generator);
+}
+
+void ModelRegistry::add_alias(const std::string& alias, const std::string& model) {
+  if (!generators_.count(model)) throw InvalidArgument("model", "alias " + alias + " names an unknown model " + model);
+  aliases_[alias] = model;
+}
+
+std::string ModelRegistry::resolve(const std::string& name_or_alias) const {
+  if (generators_.count(name_or_alias)) return name_or_alias;
+  if (auto it = aliases_.find(name_or_alias); it != aliases_.end()) return it->second;
+  std::string known;
+  for (const auto& [name, generator] : generators_) known += (known.empty() ? "" : ", ") + name;
+  for (const auto& [alias, model] : aliases_) known += ", " + alias;
+  throw InvalidArgument("model", "unknown model '" + name_or_alias + "'; this server has: " + known);
+}
+
+Generator& ModelRegistry::get(const std::string& canonical_name) const {
+  auto it = generators_.find(canonical_name);
+  if (it == generators_.end()) throw InvalidArgument("model", "unknown model '" + canonical_name + "'");
+  return *it->second;
+}
+
+std::vector<ModelInfo> ModelRegistry::models() const {
+  std::vector<ModelInfo> out;
+  for (const auto& [name, generator] : generators_) out.push_back(generator->info());
+  return out;
+}
+
+std::shared_ptr<ModelRegistry> make_default_registry(const std::string& default_model) {
+  auto registry = std::make_shared<ModelRegistry>();
+  registry->add(std::make_shared<StudioGenerator>());
+#ifdef OPSIS_HAVE_MINI
+  // The built-in learned model, when its weights are found (models/opsis-mini.safetensors).
+  try {
+    registry->add(std::make_shared<EngineGenerator>(
+        "opsis-mini", "The built-in joint audio-video diffusion model trained on the studio world (CPU).",
+        mini::open_backend(mini::find_weights())));
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "opsis serve: opsis-mini is not served: %s\n", e.what());
+  }
+#endif
+  const std::string target = default_model.empty() ? std::string(StudioGenerator::kName) : registry->resolve(default_model);
+  for (const char* alias : {"sora-2", "sora-2-pro", "sora-2-2025-10-06", "sora-2-pro-2025-10-06", "sora-2-2025-12-08"})
+    registry->add_alias(alias, target);
+  return registry;
+}
+
+}  // namespace opsis::server

@@ -1,0 +1,601 @@
+#include "server/http_server.hpp"
+
+#include <httplib.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "core/error.hpp"
+#include "server/api_error.hpp"
+#include "server/api_keys.hpp"
+#include "server/encoding.hpp"
+#include "server/metrics.hpp"
+#include "server/webhooks.hpp"
+
+namespace opsis::server {
+
+namespace {
+
+using nlohmann::json;
+
+int64_t now_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// ---- serialisation ---------------------------------------------------------------------
+
+json nullable(int64_t v) { return v ? json(v) : json(nullptr); }
+json nullable(const std::string& v) { return v.empty() ? json(nullptr) : json(v); }
+
+json video_json(const store::VideoRecord& v) {
+  return {{"id", v.id},
+          {"object", "video"},
+          {"model", v.model},
+          {"status", store::name(v.status)},
+          {"progress", v.progress},
+          {"created_at", v.created_at},
+          {"completed_at", nullable(v.completed_at)},
+          {"expires_at", nullable(v.expires_at)},
+          {"prompt", v.prompt},
+          {"size", v.size},
+          {"seconds", v.seconds},
+          {"remixed_from_video_id", nullable(v.remixed_from)},
+          {"error", v.error_code.empty() ? json(nullptr) : json{{"code", v.error_code}, {"message", v.error_message}}}};
+}
+
+// ---- errors: every failure becomes OpenAI's envelope here, and only here ----------------
+
+void write_error(httplib::Response& res, int status, const std::string& type, const std::string& code,
+                 const std::string& message, const std::string& param) {
+  res.status = status;
+  const json body = {{"error", {{"message", message}, {"type", type}, {"param", nullable(param)}, {"code", nullable(code)}}}};
+  res.set_content(body.dump(), "application/json");
+}
+
+void write_exception(httplib::Response& res, std::exception_ptr error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const ApiError& e) {
+    if (e.retry_after_seconds > 0) res.set_header("Retry-After", std::to_string(e.retry_after_seconds));
+    write_error(res, e.status, e.type, e.code, e.what(), e.param);
+  } catch (const InvalidArgument& e) {
+    write_error(res, 400, "invalid_request_error", "invalid_value", e.what(), e.field());
+  } catch (const json::exception& e) {
+    write_error(res, 400, "invalid_request_error", "invalid_json", std::string("the request body is not valid: ") + e.what(), "");
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "opsis serve: internal error: %s\n", e.what());
+    write_error(res, 500, "server_error", "internal_error", std::string("internal error: ") + e.what(), "");
+  } catch (...) {
+    write_error(res, 500, "server_error", "internal_error", "internal error", "");
+  }
+}
+
+// ---- request bodies: JSON or multipart/form-data, one view ------------------------------
+
+class Body {
+ public:
+  explicit Body(const httplib::Request& req) : req_(req) {
+    multipart_ = req.is_multipart_form_data();
+    if (!multipart_) {
+      if (req.body.empty()) {
+        json_ = json::object();
+      } else {
+        json_ = json::parse(req.body);  // json::exception -> 400 in write_exception
+        if (!json_.is_object()) throw InvalidArgument("", "the request body must be a JSON object");
+      }
+    }
+  }
+
+  // A text field; `path` like {"video", "id"} means video.id in JSON, video[id] in a form.
+  std::optional<std::string> text(std::initializer_list<const char*> path) const {
+    if (multipart_) {
+      std::string name;
+      for (const char* part : path) {
+        if (name.empty()) {
+          name = part;
+        } else {
+          name.push_back('[');
+          name.append(part);
+          name.push_back(']');
+        }
+      }
+      if (!req_.has_file(name)) return std::nullopt;
+      return req_.get_file_value(name).content;
+    }
+    const json* node = &json_;
+    std::string name;
+    for (const char* part : path) {
+      if (!name.empty()) name.push_back('.');
+      name.append(part);
+      if (!node->is_object() || !node->contains(part)) return std::nullopt;
+      node = &(*node)[part];
+    }
+    if (node->is_null()) return std::nullopt;
+    if (node->is_string()) return node->get<std::string>();
+    if (node->is_number_integer()) return std::to_string(node->get<int64_t>());
+    throw InvalidArgument(name, name + " must be a string");
+  }
+
+  std::string required(std::initializer_list<const char*> path, const char* field) const {
+    auto value = text(path);
+    if (!value) throw InvalidArgument(field, std::string("missing required parameter: '") + field + "'");
+    return *value;
+  }
+
+  // An uploaded file part (multipart only).
+  std::optional<std::string> file(const std::string& name) const {
+    if (!multipart_ || !req_.has_file(name)) return std::nullopt;
+    const auto part = req_.get_file_value(name);
+    if (part.filename.empty()) return std::nullopt;
+    return part.content;
+  }
+
+ private:
+  const httplib::Request& req_;
+  bool multipart_ = false;
+  json json_;
+};
+
+std::string percent_decode(const std::string& text) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%' && i + 2 < text.size() && std::isxdigit(static_cast<unsigned char>(text[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
+      out += char(std::stoi(text.substr(i + 1, 2), nullptr, 16));
+      i += 2;
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
+// data:[<mediatype>][;base64],<data> -> bytes. Only data: URLs: the server fetches nothing.
+std::vector<uint8_t> data_url_bytes(const std::string& url) {
+  if (url.rfind("data:", 0) != 0)
+    throw InvalidArgument("input_reference", "input_reference.image_url must be a data: URL (this server fetches no URLs)");
+  const size_t comma = url.find(',');
+  if (comma == std::string::npos) throw InvalidArgument("input_reference", "the data: URL has no ',' before its data");
+  const std::string meta = url.substr(5, comma - 5);
+  const std::string payload = percent_decode(url.substr(comma + 1));
+  if (meta.size() >= 7 && meta.compare(meta.size() - 7, 7, ";base64") == 0) {
+    auto bytes = base64_decode(payload);
+    if (!bytes) throw InvalidArgument("input_reference", "the data: URL's base64 data is malformed");
+    return *bytes;
+  }
+  return std::vector<uint8_t>(payload.begin(), payload.end());
+}
+
+const char* status_text(int status) {
+  switch (status) {
+    case 404: return "no such route; see /v1/openapi.json for what this server serves";
+    case 405: return "method not allowed";
+    case 413: return "the request body is too large";
+    case 416: return "the requested range is not satisfiable";
+    default: return "request failed";
+  }
+}
+
+// ---- the adapter -------------------------------------------------------------------------
+
+thread_local std::chrono::steady_clock::time_point t_request_start;
+thread_local std::string t_request_user;
+
+std::string utc_timestamp() {
+  const auto now = std::chrono::system_clock::now();
+  const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
+  const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char text[80];
+  std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, int(millis));
+  return text;
+}
+
+class HttpApi {
+ public:
+  HttpApi(const ServerConfig& config, store::MetadataStore& store, store::BlobStore& blobs, const ModelRegistry& models,
+          VideoService& videos, JobRunner& runner, Metrics& metrics)
+      : config_(config), store_(store), blobs_(blobs), models_(models), videos_(videos), runner_(runner), metrics_(metrics) {}
+
+  void install(httplib::Server& server) {
+    server.set_payload_max_length(config_.limits.max_body_bytes);
+    server.set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
+      t_request_start = std::chrono::steady_clock::now();
+      t_request_user.clear();
+      return httplib::Server::HandlerResponse::Unhandled;
+    });
+    server.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr error) {
+      write_exception(res, error);
+    });
+    // httplib's own refusals (no route, body too large, bad range) get the envelope too.
+    server.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
+      if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+      write_error(res, res.status, "invalid_request_error", res.status == 413 ? "request_too_large" : "",
+                  status_text(res.status), "");
+      return httplib::Server::HandlerResponse::Handled;
+    }));
+    server.set_logger([this](const httplib::Request& req, const httplib::Response& res) { log(req, res); });
+
+    server.Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
+      guarded(res, [&] {
+        const json body = {{"status", "ok"},
+                           {"queued", store_.count_with_status(store::VideoStatus::Queued)},
+                           {"in_progress", store_.count_with_status(store::VideoStatus::InProgress)},
+                           {"workers", runner_.workers()}};
+        res.set_content(body.dump(), "application/json");
+      });
+    });
+    server.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+      guarded(res, [&] {
+        res.set_content(metrics_.render(store_.count_with_status(store::VideoStatus::Queued),
+                                        store_.count_with_status(store::VideoStatus::InProgress), runner_.workers()),
+                        "text/plain; version=0.0.4");
+      });
+    });
+    for (const char* path : {"/openapi.json", "/v1/openapi.json"})
+      server.Get(path, [](const httplib::Request&, httplib::Response& res) {
+        res.set_content(openapi_document(), "application/json");
+      });
+
+    server.Get("/v1/models", [this](const httplib::Request& req, httplib::Response& res) {
+      with_caller(req, res, [&](const Caller&) {
+        json data = json::array();
+        for (const auto& m : models_.models())
+          data.push_back({{"id", m.name}, {"object", "model"}, {"created", 0}, {"owned_by", "opsis"},
+                          {"description", m.description}, {"sizes", m.sizes}, {"seconds", m.seconds},
+                          {"input_reference", m.image_to_video ? json(m.input_reference_note) : json(nullptr)}});
+        for (const auto& [alias, model] : models_.aliases())
+          data.push_back({{"id", alias}, {"object", "model"}, {"created", 0}, {"owned_by", "opsis"}, {"alias_of", model}});
+        res.set_content(json{{"object", "list"}, {"data", data}}.dump(), "application/json");
+      });
+    });
+
+    server.Post("/v1/videos", [this](const httplib::Request& req, httplib::Response& res) {
+      with_caller(req, res, [&](const Caller& caller) {
+        const Body body(req);
+        CreateVideo create;
+        create.prompt = body.required({"prompt"}, "prompt");
+        create.model = body.text({"model"});
+        create.seconds = body.text({"seconds"});
+        create.size = body.text({"size"});
+        if (auto file = body.file("input_reference")) {
+          create.input_reference = std::vector<uint8_t>(file->begin(), file->end());
+        } else if (auto url = body.text({"input_reference", "image_url"})) {
+          create.input_reference = data_url_bytes(*url);
+        } else if (body.text({"input_reference", "file_id"})) {
+          throw InvalidArgument("input_reference", "file_id references are not supported here; upload the image or use image_url");
+        } else if (body.text({"input_reference"})) {
+          throw InvalidArgument("input_reference", "input_reference must be an image file or {image_url}");
+        }
+        send_video(res, videos_.create(caller, create));
+      });
+    });
+    server.Get("/v1/videos", [this](const httplib::Request& req, httplib::Response& res) {
+      with_caller(req, res, [&](const Caller& caller) {
+        store::ListQuery query;
+        if (req.has_param("limit")) query.limit = parse_int(req.get_param_value("limit"), "limit");
+        if (req.has_param("order")) {
+          const std::string order = req.get_param_value("order");
+          if (order != "asc" && order != "desc") throw InvalidArgument("order", "order must be 'asc' or 'desc'");
+          query.ascending = order == "asc";
+        }
+        if (req.has_param("after")) query.after = req.get_param_value("after");
+        const store::ListPage page = videos_.list(caller, query);
+        json data = json::array();
+        for (const auto& v : page.videos) data.push_back(video_json(v));
+        const json body = {{"object", "list"},
+                           {"data", data},
+                           {"first_id", page.videos.empty() ? json(nullptr) : json(page.videos.front().id)},
+                           {"last_id", page.videos.empty() ? json(nullptr) : json(page.videos.back().id)},
+                           {"has_more", page.has_more}};
+        res.set_content(body.dump(), "application/json");
+      });
+    });
+    server.Post("/v1/videos/extensions", [this](const httplib::Request& req, httplib::Response& res) {
+      with_caller(req, res, [&](const Caller& caller) {
+        const Body body(req);
+        if (body.file("video"))
+          throw InvalidArgument("video", "extending an uploaded video file is not supported; pass video: {id} of a completed video");
+        ExtendVideo extend;
+        extend.video_id = body.required({"video", "id"}, "video");
+        extend.prompt = body.required({"prompt"}, "prompt");
+        extend.seconds = body.text({"seconds"});
+        send_video(res, videos_.extend(caller, extend));
+      });
+    });
+    server.Get(R"(/v1/videos/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+      with_caller(req, res, [&](const Caller& caller) { send_video(res, videos_.retrieve(caller, req.matches[1])); });
+    });
+    server.Delete(R"(/v1/videos/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+      with_caller(req, res, [&](const Caller& caller) {
+        const std::string id = req.matches[1];
+        videos_.remove(caller, id);
+        res.set_content(json{{"id", id}, {"object", "video.deleted"}, {"deleted", true}}.dump(), "application/json");
+      });
+    });
+    server.Post(R"(/v1/videos/([^/]+)/remix)", [this](const httplib::Request& req, httplib::Response& res) {
+      with_caller(req, res, [&](const Caller& caller) {
+        const Body body(req);
+        send_video(res, videos_.remix(caller, req.matches[1], body.required({"prompt"}, "prompt")));
+      });
+    });
+    server.Get(R"(/v1/videos/([^/]+)/content)", [this](const httplib::Request& req, httplib::Response& res) {
+      with_caller(req, res, [&](const Caller& caller) {
+        const std::string variant = req.has_param("variant") ? req.get_param_value("variant") : "video";
+        const Content content = videos_.content(caller, req.matches[1], variant);
+        const auto path = blobs_.local_path(content.blob_key);
+        if (!path) throw not_found("the video's " + variant + " has expired or was removed");
+        const uint64_t size = blobs_.size(content.blob_key);
+        res.set_header("Accept-Ranges", "bytes");
+        // Streamed from the blob, which is only ever whole (written aside, then renamed).
+        // httplib applies Range requests to a provider of known length (206 + Content-Range).
+        auto file = std::make_shared<std::ifstream>(*path, std::ios::binary);
+        if (!*file) throw IoError("cannot open the stored " + variant);
+        res.set_content_provider(size_t(size), content.content_type,
+                                 [file](size_t offset, size_t length, httplib::DataSink& sink) {
+                                   std::vector<char> buffer(std::min<size_t>(length, 1 << 16));
+                                   file->clear();
+                                   file->seekg(std::streamoff(offset));
+                                   file->read(buffer.data(), std::streamsize(buffer.size()));
+                                   const std::streamsize got = file->gcount();
+                                   if (got <= 0) return false;
+                                   sink.write(buffer.data(), size_t(got));
+                                   return true;
+                                 });
+      });
+    });
+  }
+
+ private:
+  template <typename F>
+  void guarded(httplib::Response& res, F&& work) {
+    try {
+      work();
+    } catch (...) {
+      write_exception(res, std::current_exception());
+    }
+  }
+
+  template <typename F>
+  void with_caller(const httplib::Request& req, httplib::Response& res, F&& work) {
+    guarded(res, [&] { work(authenticate_request(req)); });
+  }
+
+  Caller authenticate_request(const httplib::Request& req) {
+    const std::string header = req.get_header_value("Authorization");
+    const std::string bearer = header.rfind("Bearer ", 0) == 0 ? header.substr(7) : "";
+    if (is_loopback_host(config_.host) && !any_active_key(store_)) {
+      t_request_user = "local";
+      return {"local", ""};  // a keyless server on loopback: one local user, whatever key a client sends
+    }
+    if (bearer.empty())
+      throw ApiError(401, "invalid_request_error", "missing_api_key",
+                     "no API key given; send Authorization: Bearer <key> (create one with `opsis keys create --user NAME`)");
+    auto key = authenticate(store_, bearer);
+    if (!key)
+      throw ApiError(401, "invalid_request_error", "invalid_api_key", "incorrect API key provided (unknown or revoked)");
+    t_request_user = key->user;
+    return {key->user, key->id};
+  }
+
+  void send_video(httplib::Response& res, const store::VideoRecord& video) {
+    if (video.status == store::VideoStatus::Queued || video.status == store::VideoStatus::InProgress)
+      res.set_header("openai-poll-after-ms", std::to_string(config_.poll_after_ms));
+    res.set_content(video_json(video).dump(), "application/json");
+  }
+
+  static int parse_int(const std::string& text, const char* field) {
+    try {
+      size_t used = 0;
+      const int value = std::stoi(text, &used);
+      if (used == text.size()) return value;
+    } catch (const std::exception&) {
+    }
+    throw InvalidArgument(field, std::string(field) + " must be a whole number, not '" + text + "'");
+  }
+
+  void log(const httplib::Request& req, const httplib::Response& res) {
+    metrics_.request_served(res.status);
+    if (!config_.access_log) return;
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_request_start).count();
+    const json line = {{"time", utc_timestamp()}, {"remote", req.remote_addr}, {"method", req.method},
+                       {"path", req.path},        {"status", res.status},       {"ms", std::round(ms * 100) / 100},
+                       {"user", nullable(t_request_user)}, {"bytes_in", req.body.size()}};
+    std::fprintf(stderr, "%s\n", line.dump().c_str());
+  }
+
+  const ServerConfig& config_;
+  store::MetadataStore& store_;
+  store::BlobStore& blobs_;
+  const ModelRegistry& models_;
+  VideoService& videos_;
+  JobRunner& runner_;
+  Metrics& metrics_;
+};
+
+// Expired assets are deleted every sweep_interval_seconds.
+class Sweeper {
+ public:
+  Sweeper(VideoService& videos, int interval_seconds) : thread_([this, &videos, interval_seconds] {
+    std::unique_lock lock(mutex_);
+    while (!stopping_) {
+      lock.unlock();
+      try {
+        const int removed = videos.sweep_expired(now_seconds());
+        if (removed) std::fprintf(stderr, "opsis serve: deleted %d expired videos\n", removed);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "opsis serve: expiry sweep failed: %s\n", e.what());
+      }
+      lock.lock();
+      wake_.wait_for(lock, std::chrono::seconds(interval_seconds), [this] { return stopping_; });
+    }
+  }) {}
+  ~Sweeper() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+int g_signal_fd = -1;
+
+void on_stop_signal(int number) {
+  const unsigned char byte = static_cast<unsigned char>(number);
+  if (g_signal_fd >= 0) [[maybe_unused]] auto ignored = ::write(g_signal_fd, &byte, 1);
+}
+
+class SignalPipe {
+ public:
+  SignalPipe() {
+    if (::pipe2(fds_, O_CLOEXEC) != 0) throw IoError("cannot create the signal pipe");
+    g_signal_fd = fds_[1];
+    struct sigaction action {};
+    action.sa_handler = on_stop_signal;
+    sigemptyset(&action.sa_mask);
+    ::sigaction(SIGTERM, &action, &old_term_);
+    ::sigaction(SIGINT, &action, &old_int_);
+  }
+  ~SignalPipe() {
+    ::sigaction(SIGTERM, &old_term_, nullptr);
+    ::sigaction(SIGINT, &old_int_, nullptr);
+    g_signal_fd = -1;
+    close_writer();
+    ::close(fds_[0]);
+  }
+  // The signal's number, or 0 once the writer is closed.
+  int wait() {
+    unsigned char byte = 0;
+    while (true) {
+      const ssize_t n = ::read(fds_[0], &byte, 1);
+      if (n == 1) return byte;
+      if (n == 0 || errno != EINTR) return 0;
+    }
+  }
+  void close_writer() {
+    std::lock_guard lock(mutex_);
+    if (fds_[1] < 0) return;
+    g_signal_fd = -1;
+    ::close(fds_[1]);
+    fds_[1] = -1;
+  }
+
+ private:
+  int fds_[2] = {-1, -1};
+  std::mutex mutex_;
+  struct sigaction old_term_ {};
+  struct sigaction old_int_ {};
+};
+
+}  // namespace
+
+bool is_loopback_host(const std::string& host) {
+  return host == "127.0.0.1" || host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+void run_server(const ServerConfig& config) {
+  namespace fs = std::filesystem;
+  if (config.workers < 1) throw InvalidArgument("workers", "at least one worker is needed");
+  if (config.port < 0 || config.port > 65535) throw InvalidArgument("port", "the port must be 0 to 65535");
+  std::error_code ec;
+  fs::create_directories(config.data_dir, ec);
+  if (ec) throw IoError("cannot create the data directory " + config.data_dir + ": " + ec.message());
+
+  auto store = store::open_sqlite_store((fs::path(config.data_dir) / "opsis.db").string());
+  if (!is_loopback_host(config.host) && !any_active_key(*store))
+    throw InvalidArgument("host", "serving on " + config.host +
+                                      " (not loopback) requires API keys; create one with `opsis keys create --user NAME`");
+  auto blobs = store::open_folder_blob_store((fs::path(config.data_dir) / "blobs").string());
+  auto models = make_default_registry(config.default_model);
+  Metrics metrics;
+  std::unique_ptr<WebhookSender> webhooks;
+  if (!config.webhook_url.empty()) webhooks = std::make_unique<WebhookSender>(config.webhook_url, config.webhook_secret, &metrics);
+
+  RunnerOptions runner_options;
+  runner_options.workers = config.workers;
+  runner_options.max_attempts = config.max_attempts;
+  runner_options.retention_seconds = config.retention_seconds;
+  runner_options.scratch_folder = (fs::path(config.data_dir) / "scratch").string();
+  JobRunner runner(*store, *blobs, *models, runner_options, &metrics, [&webhooks](const store::VideoRecord& video) {
+    if (webhooks)
+      webhooks->send(video.status == store::VideoStatus::Completed ? "video.completed" : "video.failed", video.id);
+  });
+  const int requeued = runner.recover();
+  if (requeued) std::fprintf(stderr, "opsis serve: re-queued %d jobs cut off by the last stop\n", requeued);
+  VideoService videos(*store, *blobs, *models, runner, config.limits);
+
+  httplib::Server http;
+  const int http_threads = std::max(2, config.http_threads);
+  http.new_task_queue = [http_threads] { return new httplib::ThreadPool(size_t(http_threads)); };
+  http.set_keep_alive_timeout(2);  // idle connections also hold up a stop this long
+  http.set_tcp_nodelay(true);  // small JSON answers would otherwise wait out delayed ACKs (~40 ms)
+  http.set_keep_alive_max_count(1000);
+  HttpApi api(config, *store, *blobs, *models, videos, runner, metrics);
+  api.install(http);
+
+  // httplib 0.11 listens with a backlog of 5: a burst of new connections overflows it and
+  // the dropped SYNs are retried by clients after 1 s, then 3 s. The socket is captured here
+  // and listen() called again with a real backlog once it is bound.
+  int listen_socket = -1;
+  http.set_socket_options([&listen_socket](socket_t sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    listen_socket = sock;
+  });
+  int port = config.port;
+  if (port == 0) {
+    port = http.bind_to_any_port(config.host);
+    if (port < 0) throw IoError("cannot bind to " + config.host);
+  } else if (!http.bind_to_port(config.host, port)) {
+    throw IoError("cannot listen on " + config.host + ":" + std::to_string(port) + " (in use, or not an address of this host)");
+  }
+  if (listen_socket >= 0) ::listen(listen_socket, SOMAXCONN);
+  runner.start();
+  Sweeper sweeper(videos, std::max(1, config.sweep_interval_seconds));
+
+  // SIGTERM/SIGINT: the handler only writes the signal's number to a pipe; this thread
+  // reads it and asks the HTTP server to stop (whichever thread the signal interrupted).
+  SignalPipe signal_pipe;
+  std::thread signal_thread([&] {
+    const int received = signal_pipe.wait();
+    if (received == 0) return;  // closed: the server stopped by itself
+    std::fprintf(stderr, "opsis serve: %s received; finishing running work\n", received == SIGTERM ? "SIGTERM" : "SIGINT");
+    http.stop();
+    // Now, not after the HTTP threads end: they may wait out idle keep-alive connections.
+    runner.shutdown(std::chrono::milliseconds(config.shutdown_grace_ms));
+  });
+  std::printf("opsis serve: listening on http://%s:%d (data in %s, %d worker%s)\n", config.host.c_str(), port,
+              config.data_dir.c_str(), config.workers, config.workers == 1 ? "" : "s");
+  std::fflush(stdout);
+  const bool listened = http.listen_after_bind();
+  signal_pipe.close_writer();
+  signal_thread.join();
+  runner.shutdown(std::chrono::milliseconds(config.shutdown_grace_ms));
+  std::fprintf(stderr, "opsis serve: stopped\n");
+  if (!listened) throw IoError("the HTTP server stopped listening unexpectedly");
+}
+
+}  // namespace opsis::server

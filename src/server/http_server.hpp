@@ -1,0 +1,40 @@
+#pragma once
+// `opsis serve`: the OpenAI Videos API over HTTP. Layers: HTTP adapter (this file's
+// implementation: cpp-httplib, auth, errors, logging) -> routes that parse and serialise ->
+// VideoService -> JobRunner -> Generator.
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "server/videos.hpp"
+
+namespace opsis::server {
+
+struct ServerConfig {
+  std::string host = "127.0.0.1";
+  int port = 8000;                 // 0 = any free port (printed on stdout)
+  std::string data_dir = "opsis-data";
+  int workers = 1;
+  int http_threads = 64;
+  int poll_after_ms = 1000;        // openai-poll-after-ms on unfinished videos
+  int64_t retention_seconds = 7 * 24 * 3600;
+  int sweep_interval_seconds = 60;
+  int shutdown_grace_ms = 10000;   // SIGTERM: running jobs get this long to finish, then are re-queued
+  int max_attempts = 3;
+  std::string default_model;       // what "sora-2" means; empty = opsis-studio
+  std::string webhook_url;         // empty = no webhooks
+  std::string webhook_secret;
+  bool access_log = true;
+  Limits limits;
+};
+
+// Runs until SIGTERM or SIGINT. Throws opsis::InvalidArgument for a bad configuration (for
+// example a non-loopback host with no API keys) and opsis::IoError for the environment.
+void run_server(const ServerConfig& config);
+
+bool is_loopback_host(const std::string& host);
+
+// The OpenAPI 3.1 document of what the server serves.
+std::string openapi_document();
+
+}  // namespace opsis::server

@@ -1,0 +1,312 @@
+#include "server/job_runner.hpp"
+
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "core/error.hpp"
+#include "media/mp4.hpp"
+#include "media/image_io.hpp"
+#include "media/variants.hpp"
+#include "server/encoding.hpp"
+#include "server/metrics.hpp"
+
+namespace opsis::server {
+
+namespace {
+
+int64_t now_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+const char* use_name(PromptStep::Use use) {
+  switch (use) {
+    case PromptStep::Use::Create: return "create";
+    case PromptStep::Use::Remix: return "remix";
+    case PromptStep::Use::Extend: return "extend";
+  }
+  return "create";
+}
+
+PromptStep::Use use_from_name(const std::string& name) {
+  if (name == "remix") return PromptStep::Use::Remix;
+  if (name == "extend") return PromptStep::Use::Extend;
+  return PromptStep::Use::Create;
+}
+
+nlohmann::json step_json(const PromptStep& step) {
+  return {{"use", use_name(step.use)}, {"prompt", step.prompt}, {"seconds", step.seconds}};
+}
+
+PromptStep step_from(const nlohmann::json& j) {
+  return {use_from_name(j.at("use").get<std::string>()), j.at("prompt").get<std::string>(), j.at("seconds").get<int>()};
+}
+
+}  // namespace
+
+std::string JobRequest::to_json() const {
+  nlohmann::json history_json = nlohmann::json::array();
+  for (const auto& s : history) history_json.push_back(step_json(s));
+  return nlohmann::json{{"model", model},
+                        {"step", step_json(step)},
+                        {"history", history_json},
+                        {"width", width},
+                        {"height", height},
+                        {"seed", seed},
+                        {"input_reference_blob", input_reference_blob},
+                        {"source_id", source_id}}
+      .dump();
+}
+
+JobRequest JobRequest::from_json(const std::string& text) {
+  const nlohmann::json j = nlohmann::json::parse(text);
+  JobRequest r;
+  r.model = j.at("model").get<std::string>();
+  r.step = step_from(j.at("step"));
+  for (const auto& s : j.at("history")) r.history.push_back(step_from(s));
+  r.width = j.at("width").get<int>();
+  r.height = j.at("height").get<int>();
+  r.seed = j.at("seed").get<uint64_t>();
+  r.input_reference_blob = j.value("input_reference_blob", "");
+  r.source_id = j.value("source_id", "");
+  return r;
+}
+
+std::vector<PromptStep> JobRequest::full_history() const {
+  std::vector<PromptStep> all = history;
+  all.push_back(step);
+  return all;
+}
+
+JobRunner::JobRunner(store::MetadataStore& store, store::BlobStore& blobs, const ModelRegistry& models,
+                     RunnerOptions options, Metrics* metrics, FinishedCallback on_finished)
+    : store_(store), blobs_(blobs), models_(models), options_(std::move(options)), metrics_(metrics),
+      on_finished_(std::move(on_finished)) {
+  if (options_.workers < 1) throw InvalidArgument("workers", "at least one worker is needed");
+  if (options_.scratch_folder.empty()) throw InvalidArgument("data-dir", "the job runner needs a scratch folder");
+  std::filesystem::create_directories(options_.scratch_folder);
+  for (const auto& entry : std::filesystem::directory_iterator(options_.scratch_folder))
+    std::filesystem::remove_all(entry.path());  // MP4s half-written by a process that died
+}
+
+JobRunner::~JobRunner() { shutdown(std::chrono::milliseconds(0)); }
+
+int JobRunner::recover() {
+  int requeued = 0;
+  for (store::VideoRecord video : store_.videos_with_status(store::VideoStatus::InProgress)) {
+    if (video.attempts >= options_.max_attempts) {
+      video.status = store::VideoStatus::Failed;
+      video.error_code = "worker_lost";
+      video.error_message = "the server stopped while generating this video " + std::to_string(video.attempts) +
+                            " times; it was not tried again";
+      video.completed_at = now_seconds();
+      video.expires_at = video.completed_at + options_.retention_seconds;
+      store_.update_video(video);
+      if (metrics_) metrics_->job_finished("failed", 0);
+      if (on_finished_) on_finished_(video);
+    } else {
+      video.status = store::VideoStatus::Queued;
+      video.progress = 0;
+      store_.update_video(video);
+      ++requeued;
+      if (metrics_) metrics_->job_requeued();
+    }
+  }
+  return requeued;
+}
+
+void JobRunner::start() {
+  std::lock_guard lock(mutex_);
+  for (int i = 0; i < options_.workers; ++i) threads_.emplace_back([this] { work(); });
+}
+
+void JobRunner::wake() { wake_.notify_one(); }
+
+void JobRunner::cancel(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  if (auto it = running_.find(id); it != running_.end()) it->second->cancel = true;
+}
+
+int JobRunner::running() const {
+  std::lock_guard lock(mutex_);
+  return int(running_.size());
+}
+
+void JobRunner::shutdown(std::chrono::milliseconds grace) {
+  std::vector<std::thread> threads;
+  {
+    std::unique_lock lock(mutex_);
+    stop_taking_ = true;
+    wake_.notify_all();
+    idle_.wait_for(lock, grace, [this] { return running_.empty(); });
+    abort_running_ = true;
+    threads.swap(threads_);
+  }
+  for (auto& thread : threads) thread.join();
+}
+
+void JobRunner::work() {
+  while (true) {
+    {
+      std::unique_lock lock(mutex_);
+      if (stop_taking_) return;
+    }
+    std::optional<store::VideoRecord> job;
+    try {
+      job = store_.claim_next_queued();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "opsis serve: cannot read the job queue: %s\n", e.what());
+    }
+    if (!job) {
+      // Also polls: another process (or a restart) may queue jobs without waking us.
+      std::unique_lock lock(mutex_);
+      wake_.wait_for(lock, std::chrono::milliseconds(500), [this] { return stop_taking_; });
+      continue;
+    }
+    const std::string id = job->id;
+    try {
+      run_job(std::move(*job));
+    } catch (const std::exception& e) {
+      // The store failed while recording the outcome; the job stays in_progress and the
+      // next start re-queues it.
+      std::fprintf(stderr, "opsis serve: job %s: %s\n", id.c_str(), e.what());
+      std::lock_guard lock(mutex_);
+      running_.erase(id);
+      idle_.notify_all();
+    }
+  }
+}
+
+void JobRunner::remove_unreferenced(const std::vector<std::string>& blob_keys) {
+  for (const auto& key : blob_keys)
+    if (!key.empty() && store_.blob_references(key) == 0) blobs_.remove(key);
+}
+
+void JobRunner::run_job(store::VideoRecord video) {
+  auto state = std::make_shared<Running>();
+  {
+    std::lock_guard lock(mutex_);
+    running_[video.id] = state;
+  }
+  const auto started = std::chrono::steady_clock::now();
+  const std::string id = video.id;
+  std::string outcome;
+  std::string scratch_mp4;
+  std::vector<std::string> written;
+  try {
+    const JobRequest request = JobRequest::from_json(video.request_json);
+    GenerationRequest generation;
+    generation.model = request.model;
+    generation.prompt = request.step.prompt;
+    generation.seconds = request.step.seconds;
+    generation.width = request.width;
+    generation.height = request.height;
+    generation.seed = request.seed;
+    if (!request.input_reference_blob.empty())
+      generation.first_frame = media::decode_image(blobs_.get(request.input_reference_blob));
+    if (!request.source_id.empty()) {
+      const auto source = store_.video(request.source_id);
+      if (!source || source->video_blob.empty())
+        throw InvalidArgument("video", "the source video " + request.source_id + " was deleted before this job ran");
+      const auto path = blobs_.local_path(source->video_blob);
+      if (!path) throw IoError("the source video's file is missing from the blob store");
+      media::Mp4Contents decoded = media::read_mp4(*path, 48000);
+      SourceClip clip;
+      clip.use = request.step.use;
+      clip.history = request.history;
+      clip.video = std::move(decoded.video);
+      clip.audio = std::move(decoded.audio);
+      generation.source = std::move(clip);
+    }
+
+    // Progress: generation 0-85 %, encoding 85-95 %, variants 95-100 %.
+    // Each write is a durable commit that every request queues behind, so progress is stored
+    // at most every 200 ms (or on a 10-point jump), not on every percent.
+    int last_reported = 0;
+    auto last_write = std::chrono::steady_clock::now();
+    auto report = [&](double overall) {
+      const int percent = std::clamp(int(overall * 100.0), 0, 99);
+      const auto now = std::chrono::steady_clock::now();
+      if (percent > last_reported && (now - last_write >= std::chrono::milliseconds(200) || percent >= last_reported + 10)) {
+        last_reported = percent;
+        last_write = now;
+        store_.set_progress(id, percent);
+      }
+    };
+    auto cancelled = [&] { return state->cancel.load() || abort_running_.load(); };
+    Progress generating{[&](double f) { report(0.85 * f); }, cancelled};
+    Progress encoding{[&](double f) { report(0.85 + 0.10 * f); }, cancelled};
+
+    GenerationResult result = models_.get(request.model).generate(generation, &generating);
+    scratch_mp4 = (std::filesystem::path(options_.scratch_folder) / (id + ".mp4")).string();
+    media::write_mp4(scratch_mp4, result.video, result.audio, {}, &encoding);
+    Progress::step(&encoding, 1.0);
+    video.video_blob = blobs_.put_file(scratch_mp4);
+    written.push_back(video.video_blob);
+    std::filesystem::remove(scratch_mp4);
+    scratch_mp4.clear();
+    video.thumbnail_blob = blobs_.put(media::make_thumbnail(result.video));
+    written.push_back(video.thumbnail_blob);
+    video.spritesheet_blob = blobs_.put(media::make_spritesheet(result.video));
+    written.push_back(video.spritesheet_blob);
+    if (cancelled()) throw Cancelled();
+
+    video.status = store::VideoStatus::Completed;
+    video.progress = 100;
+    video.completed_at = now_seconds();
+    video.expires_at = video.completed_at + options_.retention_seconds;
+    outcome = "completed";
+  } catch (const Cancelled&) {
+    outcome = "cancelled";
+  } catch (const InvalidArgument& e) {
+    video.status = store::VideoStatus::Failed;
+    video.error_code = "invalid_request";
+    video.error_message = e.field().empty() ? e.what() : e.field() + ": " + e.what();
+    outcome = "failed";
+  } catch (const std::exception& e) {
+    video.status = store::VideoStatus::Failed;
+    video.error_code = "internal_error";
+    video.error_message = std::string("generation failed: ") + e.what();
+    outcome = "failed";
+  }
+  if (!scratch_mp4.empty()) {
+    std::error_code ignored;
+    std::filesystem::remove(scratch_mp4, ignored);
+  }
+
+  bool stored = false;
+  if (outcome == "cancelled") {
+    if (!state->cancel && abort_running_) {
+      // Shutdown: back in the queue, and this start does not count against max_attempts.
+      video.status = store::VideoStatus::Queued;
+      video.progress = 0;
+      video.attempts = std::max(0, video.attempts - 1);
+      video.video_blob = video.thumbnail_blob = video.spritesheet_blob = "";
+      stored = store_.update_video(video);
+      if (metrics_) metrics_->job_requeued();
+    }
+  } else {
+    if (video.status == store::VideoStatus::Failed) {
+      video.video_blob = video.thumbnail_blob = video.spritesheet_blob = "";
+      video.completed_at = now_seconds();
+      video.expires_at = video.completed_at + options_.retention_seconds;
+    }
+    video.progress = video.status == store::VideoStatus::Completed ? 100 : video.progress;
+    // false: the video was deleted while it ran; its files are then dropped below.
+    stored = store_.update_video(video);
+  }
+  if (!stored || outcome != "completed") remove_unreferenced(written);
+
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  if (stored && outcome != "cancelled") {
+    if (metrics_) metrics_->job_finished(outcome, seconds);
+    if (on_finished_) on_finished_(video);
+  } else if (outcome == "cancelled" && metrics_ && state->cancel) {
+    metrics_->job_finished("cancelled", seconds);
+  }
+  std::lock_guard lock(mutex_);
+  running_.erase(id);
+  idle_.notify_all();
+}
+
+}  // namespace opsis::server

@@ -1,0 +1,94 @@
+#pragma once
+// The job queue's workers. Jobs live in the metadata store, so the queue survives the
+// process: a job is persisted (queued) before its creator hears about it; workers claim the
+// oldest one atomically; a job found in_progress at start-up was cut off by a crash and is
+// queued again, or failed with a reason once it has been tried max_attempts times.
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "server/generator.hpp"
+#include "store/blob_store.hpp"
+#include "store/metadata_store.hpp"
+
+namespace opsis::server {
+
+class Metrics;
+
+// What a worker needs to (re)run a job; stored as VideoRecord::request_json.
+struct JobRequest {
+  std::string model;
+  PromptStep step;          // this video's own step (for an extension, seconds = seconds added)
+  std::vector<PromptStep> history;  // the steps that made the source video, oldest first
+  int width = 0;
+  int height = 0;
+  uint64_t seed = 0;
+  std::string input_reference_blob;  // blob key of the first-frame image, or empty
+  std::string source_id;             // the video remixed or extended, or empty
+
+  std::string to_json() const;
+  static JobRequest from_json(const std::string& text);
+  // This video's whole history: the source's steps then its own.
+  std::vector<PromptStep> full_history() const;
+};
+
+struct RunnerOptions {
+  int workers = 1;
+  int max_attempts = 3;                       // starts before a job cut off by crashes is failed
+  int64_t retention_seconds = 7 * 24 * 3600;  // completed assets expire this long after completion
+  std::string scratch_folder;                 // for MP4s being written (same filesystem as blobs)
+};
+
+class JobRunner {
+ public:
+  // Called after a job ends completed or failed (webhooks); never for cancelled jobs.
+  using FinishedCallback = std::function<void(const store::VideoRecord&)>;
+
+  JobRunner(store::MetadataStore& store, store::BlobStore& blobs, const ModelRegistry& models, RunnerOptions options,
+            Metrics* metrics = nullptr, FinishedCallback on_finished = {});
+  ~JobRunner();
+
+  // Jobs left in_progress by a process that died: queued again, or failed after max_attempts.
+  // Returns how many were re-queued. Call before start().
+  int recover();
+  void start();
+  void wake();                          // a job was queued
+  void cancel(const std::string& id);   // the job was deleted: stop it if it is running
+  // Stops taking jobs, waits up to `grace` for running ones to finish, then stops the rest
+  // and puts them back in the queue for the next start.
+  void shutdown(std::chrono::milliseconds grace);
+  int running() const;
+  int workers() const { return options_.workers; }
+
+ private:
+  struct Running {
+    std::atomic<bool> cancel{false};   // deleted by its owner
+  };
+  void work();
+  void run_job(store::VideoRecord video);
+  void remove_unreferenced(const std::vector<std::string>& blob_keys);
+
+  store::MetadataStore& store_;
+  store::BlobStore& blobs_;
+  const ModelRegistry& models_;
+  RunnerOptions options_;
+  Metrics* metrics_;
+  FinishedCallback on_finished_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::condition_variable idle_;
+  std::map<std::string, std::shared_ptr<Running>> running_;
+  bool stop_taking_ = false;
+  std::atomic<bool> abort_running_{false};  // shutdown's grace is over
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace opsis::server

@@ -1,0 +1,263 @@
+#include "server/videos.hpp"
+
+#include <algorithm>
+
+#include "core/error.hpp"
+#include "media/image_io.hpp"
+#include "server/api_error.hpp"
+#include "server/encoding.hpp"
+#include "server/image_header.hpp"
+
+namespace opsis::server {
+
+namespace {
+
+constexpr size_t kMaxPromptChars = 32000;
+constexpr int kMaxTotalSeconds = 25;
+
+int64_t now_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+size_t utf8_length(const std::string& text) {
+  size_t n = 0;
+  for (unsigned char c : text)
+    if ((c & 0xC0) != 0x80) ++n;
+  return n;
+}
+
+void check_prompt(const std::string& prompt) {
+  if (prompt.find_first_not_of(" \t\r\n") == std::string::npos)
+    throw InvalidArgument("prompt", "the prompt is empty; describe the video to make");
+  if (utf8_length(prompt) > kMaxPromptChars)
+    throw InvalidArgument("prompt", "the prompt is longer than 32000 characters");
+}
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "'" : ", '") + item + "'";
+  return out;
+}
+
+int parse_seconds(const std::string& text, const ModelInfo& model, const std::string& field) {
+  int value = 0;
+  const bool digits = !text.empty() && text.size() <= 3 && std::all_of(text.begin(), text.end(), ::isdigit);
+  if (digits) value = std::stoi(text);
+  if (!digits || std::find(model.seconds.begin(), model.seconds.end(), value) == model.seconds.end()) {
+    std::string allowed = model.seconds.empty() ? "" : std::to_string(model.seconds.front()) + " to " + std::to_string(model.seconds.back());
+    throw InvalidArgument(field, "seconds must be a whole number of seconds as a string, " + allowed + " for " +
+                                     model.name + "; got '" + text + "'");
+  }
+  return value;
+}
+
+void parse_size(const std::string& text, const ModelInfo& model, int& width, int& height) {
+  if (std::find(model.sizes.begin(), model.sizes.end(), text) == model.sizes.end())
+    throw InvalidArgument("size", "size '" + text + "' is not one " + model.name + " makes; use one of " + join(model.sizes));
+  const size_t x = text.find('x');
+  width = std::stoi(text.substr(0, x));
+  height = std::stoi(text.substr(x + 1));
+}
+
+uint64_t random_seed() {
+  const std::string hex = random_hex(4);
+  return std::stoull(hex, nullptr, 16);
+}
+
+}  // namespace
+
+std::string new_video_id() { return "video_" + random_hex(16); }
+
+VideoService::VideoService(store::MetadataStore& store, store::BlobStore& blobs, const ModelRegistry& models,
+                           JobRunner& runner, Limits limits)
+    : store_(store), blobs_(blobs), models_(models), runner_(runner), limits_(limits) {}
+
+void VideoService::admit(const Caller& caller) {
+  // Called with rate_mutex_ held, so the count and the insert that follows are one step.
+  if (store_.count_active_for_user(caller.user) >= limits_.max_active_jobs) {
+    ApiError error(429, "rate_limit_error", "rate_limit_exceeded",
+                   "you have " + std::to_string(limits_.max_active_jobs) +
+                       " videos queued or in progress, the most allowed at once; wait for one to finish");
+    error.retry_after_seconds = 5;
+    throw error;
+  }
+  const auto now = std::chrono::steady_clock::now();
+  auto& recent = recent_by_key_[caller.key_id.empty() ? caller.user : caller.key_id];
+  while (!recent.empty() && now - recent.front() >= std::chrono::minutes(1)) recent.pop_front();
+  if (int(recent.size()) >= limits_.jobs_per_minute) {
+    const auto wait = std::chrono::minutes(1) - (now - recent.front());
+    ApiError error(429, "rate_limit_error", "rate_limit_exceeded",
+                   "this key may start " + std::to_string(limits_.jobs_per_minute) + " videos a minute; try again shortly");
+    error.retry_after_seconds = std::max<int>(1, int(std::chrono::ceil<std::chrono::seconds>(wait).count()));
+    throw error;
+  }
+  recent.push_back(now);
+}
+
+store::VideoRecord VideoService::queue(const Caller& caller, store::VideoRecord video, const JobRequest& request) {
+  video.id = new_video_id();
+  video.user = caller.user;
+  video.status = store::VideoStatus::Queued;
+  video.created_at = now_seconds();
+  video.request_json = request.to_json();
+  {
+    std::lock_guard lock(rate_mutex_);
+    admit(caller);
+    store_.insert_video(video);  // persisted (synchronous=FULL) before anyone hears of it
+  }
+  runner_.wake();
+  return video;
+}
+
+store::VideoRecord VideoService::create(const Caller& caller, const CreateVideo& in) {
+  check_prompt(in.prompt);
+  const std::string model = models_.resolve(in.model.value_or("sora-2"));
+  const ModelInfo info = models_.get(model).info();
+  JobRequest request;
+  request.model = model;
+  request.step = {PromptStep::Use::Create, in.prompt, parse_seconds(in.seconds.value_or("4"), info, "seconds")};
+  const std::string size = in.size.value_or("720x1280");
+  parse_size(size, info, request.width, request.height);
+  request.seed = random_seed();
+  if (in.input_reference) {
+    if (!info.image_to_video)
+      throw InvalidArgument("input_reference", model + " cannot start from an image; leave input_reference out");
+    if (in.input_reference->size() > limits_.max_image_bytes)
+      throw ApiError(413, "invalid_request_error", "image_too_large",
+                     "input_reference is " + std::to_string(in.input_reference->size()) + " bytes; at most " +
+                         std::to_string(limits_.max_image_bytes),
+                     "input_reference");
+    if (auto claimed = image_dimensions(*in.input_reference); claimed && claimed->first * claimed->second > limits_.max_image_pixels)
+      throw InvalidArgument("input_reference", "input_reference is " + std::to_string(claimed->first) + "x" +
+                                                   std::to_string(claimed->second) + " pixels; at most " +
+                                                   std::to_string(limits_.max_image_pixels) + " pixels in all");
+    Image image;
+    try {
+      image = media::decode_image(*in.input_reference);
+    } catch (const InvalidArgument& e) {
+      throw InvalidArgument("input_reference", std::string("input_reference is not a readable PNG, JPEG or WebP image: ") + e.what());
+    }
+    if (int64_t(image.width) * image.height > limits_.max_image_pixels)
+      throw InvalidArgument("input_reference", "input_reference has " + std::to_string(int64_t(image.width) * image.height) +
+                                                   " pixels; at most " + std::to_string(limits_.max_image_pixels));
+    request.input_reference_blob = blobs_.put(*in.input_reference);
+  }
+  store::VideoRecord video;
+  video.model = model;
+  video.prompt = in.prompt;
+  video.size = size;
+  video.seconds = std::to_string(request.step.seconds);
+  return queue(caller, std::move(video), request);
+}
+
+store::VideoRecord VideoService::owned(const Caller& caller, const std::string& id) {
+  auto video = store_.video(id);
+  // Another user's video is indistinguishable from one that does not exist.
+  if (!video || video->user != caller.user) throw not_found("no video with id '" + id + "'");
+  return *video;
+}
+
+store::VideoRecord VideoService::retrieve(const Caller& caller, const std::string& id) { return owned(caller, id); }
+
+store::ListPage VideoService::list(const Caller& caller, const store::ListQuery& query) {
+  if (query.limit < 1 || query.limit > limits_.max_list_limit)
+    throw InvalidArgument("limit", "limit must be 1 to " + std::to_string(limits_.max_list_limit));
+  store::ListQuery scoped = query;
+  scoped.user = caller.user;
+  if (!scoped.after.empty()) owned(caller, scoped.after);
+  return store_.list_videos(scoped);
+}
+
+void VideoService::delete_with_blobs(const store::VideoRecord& video) {
+  store_.delete_video(video.id);
+  runner_.cancel(video.id);  // a running job stops at its next progress step
+  std::string input_image;
+  try {
+    input_image = JobRequest::from_json(video.request_json).input_reference_blob;
+  } catch (const std::exception&) {
+    // A record without a readable request has no input image to drop.
+  }
+  for (const auto& key : {video.video_blob, video.thumbnail_blob, video.spritesheet_blob, input_image})
+    if (!key.empty() && store_.blob_references(key) == 0) blobs_.remove(key);
+}
+
+void VideoService::remove(const Caller& caller, const std::string& id) { delete_with_blobs(owned(caller, id)); }
+
+store::VideoRecord VideoService::finished_source(const Caller& caller, const std::string& id, const std::string& param) {
+  store::VideoRecord source = owned(caller, id);
+  if (source.status != store::VideoStatus::Completed || source.video_blob.empty())
+    throw ApiError(400, "invalid_request_error", "video_not_ready",
+                   "video " + id + " is " + store::name(source.status) + "; only a completed video can be used", param);
+  return source;
+}
+
+store::VideoRecord VideoService::remix(const Caller& caller, const std::string& id, const std::string& prompt) {
+  check_prompt(prompt);
+  const store::VideoRecord source = finished_source(caller, id, "video_id");
+  const JobRequest from = JobRequest::from_json(source.request_json);
+  JobRequest request;
+  request.model = source.model;
+  request.history = from.full_history();
+  request.step = {PromptStep::Use::Remix, prompt, std::stoi(source.seconds)};
+  request.width = from.width;
+  request.height = from.height;
+  request.seed = from.seed;  // the same world, changed only as the prompt says
+  request.source_id = source.id;
+  store::VideoRecord video;
+  video.model = source.model;
+  video.prompt = prompt;
+  video.size = source.size;
+  video.seconds = source.seconds;
+  video.remixed_from = source.id;
+  return queue(caller, std::move(video), request);
+}
+
+store::VideoRecord VideoService::extend(const Caller& caller, const ExtendVideo& in) {
+  check_prompt(in.prompt);
+  if (in.video_id.empty()) throw InvalidArgument("video", "name the video to extend: video: {id: \"video_...\"}");
+  const store::VideoRecord source = finished_source(caller, in.video_id, "video");
+  const ModelInfo info = models_.get(source.model).info();
+  const int added = parse_seconds(in.seconds.value_or("4"), info, "seconds");
+  const int total = std::stoi(source.seconds) + added;
+  if (total > kMaxTotalSeconds)
+    throw InvalidArgument("seconds", "the extended video would last " + std::to_string(total) + " s; at most " +
+                                         std::to_string(kMaxTotalSeconds) + " s in all");
+  const JobRequest from = JobRequest::from_json(source.request_json);
+  JobRequest request;
+  request.model = source.model;
+  request.history = from.full_history();
+  request.step = {PromptStep::Use::Extend, in.prompt, added};
+  request.width = from.width;
+  request.height = from.height;
+  request.seed = from.seed;
+  request.source_id = source.id;
+  store::VideoRecord video;
+  video.model = source.model;
+  video.prompt = in.prompt;
+  video.size = source.size;
+  video.seconds = std::to_string(total);  // the stitched total, as the API reports it
+  return queue(caller, std::move(video), request);
+}
+
+Content VideoService::content(const Caller& caller, const std::string& id, const std::string& variant) {
+  const store::VideoRecord video = owned(caller, id);
+  if (variant != "video" && variant != "thumbnail" && variant != "spritesheet")
+    throw InvalidArgument("variant", "variant must be 'video', 'thumbnail' or 'spritesheet', not '" + variant + "'");
+  if (video.status != store::VideoStatus::Completed)
+    throw ApiError(404, "invalid_request_error", "video_not_ready",
+                   "video " + id + " is " + store::name(video.status) + "; its content is not ready");
+  if (variant == "video") return {video.video_blob, "video/mp4"};
+  if (variant == "thumbnail") return {video.thumbnail_blob, "image/webp"};
+  return {video.spritesheet_blob, "image/jpeg"};
+}
+
+int VideoService::sweep_expired(int64_t now) {
+  int removed = 0;
+  for (const auto& video : store_.expired_videos(now)) {
+    delete_with_blobs(video);
+    ++removed;
+  }
+  return removed;
+}
+
+}  // namespace opsis::server

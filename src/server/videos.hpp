@@ -1,0 +1,91 @@
+#pragma once
+// The videos resource, independent of HTTP: validation, ownership (another user's video is
+// "not found"), per-key limits, and the job queue. Routes parse requests into these calls
+// and serialise what they return.
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "server/generator.hpp"
+#include "server/job_runner.hpp"
+#include "store/blob_store.hpp"
+#include "store/metadata_store.hpp"
+
+namespace opsis::server {
+
+struct Limits {
+  int max_active_jobs = 8;             // queued + in_progress per user
+  int jobs_per_minute = 30;            // per key
+  size_t max_body_bytes = 32u << 20;   // request bodies
+  size_t max_image_bytes = 16u << 20;  // input_reference file
+  int64_t max_image_pixels = 4096LL * 4096LL;
+  int max_list_limit = 100;
+};
+
+// Who is calling: the key's user (or "local" on a keyless loopback server) and key id.
+struct Caller {
+  std::string user;
+  std::string key_id;
+};
+
+struct CreateVideo {
+  std::string prompt;
+  std::optional<std::string> model;
+  std::optional<std::string> seconds;
+  std::optional<std::string> size;
+  std::optional<std::vector<uint8_t>> input_reference;  // image bytes (file or decoded data: URL)
+};
+
+struct ExtendVideo {
+  std::string video_id;
+  std::string prompt;
+  std::optional<std::string> seconds;
+};
+
+struct Content {
+  std::string blob_key;
+  std::string content_type;
+};
+
+class VideoService {
+ public:
+  VideoService(store::MetadataStore& store, store::BlobStore& blobs, const ModelRegistry& models, JobRunner& runner,
+               Limits limits);
+
+  store::VideoRecord create(const Caller& caller, const CreateVideo& request);
+  store::VideoRecord retrieve(const Caller& caller, const std::string& id);
+  store::ListPage list(const Caller& caller, const store::ListQuery& query);
+  void remove(const Caller& caller, const std::string& id);
+  store::VideoRecord remix(const Caller& caller, const std::string& id, const std::string& prompt);
+  store::VideoRecord extend(const Caller& caller, const ExtendVideo& request);
+  Content content(const Caller& caller, const std::string& id, const std::string& variant);
+  // Deletes videos whose assets have expired, and their blobs. Returns how many.
+  int sweep_expired(int64_t now);
+
+  const Limits& limits() const { return limits_; }
+
+ private:
+  void admit(const Caller& caller);  // concurrency and rate limits: throws 429
+  store::VideoRecord queue(const Caller& caller, store::VideoRecord video, const JobRequest& request);
+  store::VideoRecord owned(const Caller& caller, const std::string& id);
+  store::VideoRecord finished_source(const Caller& caller, const std::string& id, const std::string& param);
+  void delete_with_blobs(const store::VideoRecord& video);
+
+  store::MetadataStore& store_;
+  store::BlobStore& blobs_;
+  const ModelRegistry& models_;
+  JobRunner& runner_;
+  Limits limits_;
+  std::mutex rate_mutex_;
+  std::map<std::string, std::deque<std::chrono::steady_clock::time_point>> recent_by_key_;
+};
+
+// "video_" + 32 hex digits.
+std::string new_video_id();
+
+}  // namespace opsis::server

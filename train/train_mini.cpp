@@ -1,0 +1,324 @@
+// opsis-train-mini: trains opsis-mini with flow matching on freshly rendered studio clips
+// (no dataset on disk). Rendering runs on background threads; the optimiser takes batches
+// of one native size at a time. Checkpoints (weights + optimiser + step) resume exactly where
+// they stopped; SIGINT/SIGTERM stop after the current step and save.
+#include <CLI/CLI.hpp>
+#include <torch/torch.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <csignal>
+#include <cstdio>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "core/error.hpp"
+#include "models/mini/inputs.hpp"
+#include "models/mini/weights.hpp"
+#include "studio/caption.hpp"
+#include "studio/dialogue.hpp"
+#include "studio/studio.hpp"
+#include "train/scenes.hpp"
+
+namespace {
+using namespace opsis;
+using namespace opsis::mini;
+namespace fs = std::filesystem;
+
+std::atomic<bool> g_stop{false};
+void on_signal(int) { g_stop = true; }
+
+struct Options {
+  std::string out_dir = "train-out";
+  std::string export_path;
+  std::string device = "cpu";
+  int steps = 100000;
+  double minutes = 0;
+  int batch = 4;
+  double lr = 3e-4;
+  double window_seconds = 1.0;   // length of the training windows
+  double clip_seconds_max = 4.0; // windows are cut from rendered clips up to this long
+  int render_threads = 1;
+  int threads = 0;
+  int log_every = 10;
+  int checkpoint_every = 200;
+  uint64_t seed = 1;
+  int d_model = 192, layers = 4, heads = 4, text_layers = 2;
+};
+
+struct Example {
+  torch::Tensor video;  // [F, Hpad, Wpad, 3]
+  torch::Tensor audio;  // [S]
+  ConditionRow row;
+};
+
+// Bounded queues of examples, one per native size.
+class ExampleQueues {
+ public:
+  ExampleQueues(size_t sizes, size_t capacity) : queues_(sizes), capacity_(capacity) {}
+  void push(size_t size_index, Example e) {
+    std::unique_lock lock(mutex_);
+    space_.wait(lock, [&] { return g_stop || total() < capacity_; });
+    if (g_stop) return;
+    queues_[size_index].push_back(std::move(e));
+    ready_.notify_all();
+  }
+  // Blocks until one size has `count` examples; returns them.
+  std::vector<Example> take(size_t count) {
+    std::unique_lock lock(mutex_);
+    size_t chosen = 0;
+    ready_.wait(lock, [&] {
+      if (g_stop) return true;
+      for (size_t i = 0; i < queues_.size(); ++i)
+        if (queues_[i].size() >= count) return chosen = i, true;
+      return false;
+    });
+    std::vector<Example> out;
+    if (g_stop) return out;
+    for (size_t i = 0; i < count; ++i) {
+      out.push_back(std::move(queues_[chosen].front()));
+      queues_[chosen].pop_front();
+    }
+    space_.notify_all();
+    return out;
+  }
+  void wake_all() {
+    ready_.notify_all();
+    space_.notify_all();
+  }
+
+ private:
+  size_t total() const {
+    size_t n = 0;
+    for (const auto& q : queues_) n += q.size();
+    return n;
+  }
+  std::vector<std::deque<Example>> queues_;
+  size_t capacity_;
+  std::mutex mutex_;
+  std::condition_variable ready_, space_;
+};
+
+Video slice_video(const Video& video, int start, int frames) {
+  Video out = video;
+  out.rgb.assign(video.frame(start), video.frame(start) + size_t(frames) * video.frame_bytes());
+  return out;
+}
+
+Image portrait(const studio::CharacterSpec& character, int size, uint64_t seed) {
+  studio::SceneSpec spec;
+  spec.setting = studio::Setting::LivingRoom;
+  studio::CharacterSpec still = character;
+  still.action = studio::Action::Stands;
+  still.line.clear();
+  spec.characters.push_back(still);
+  spec.shots[0].framing = studio::Framing::CloseUp;
+  spec.shots[0].seconds = 0.25;
+  studio::RenderOptions options{size, size, 24, 16000, seed, false};
+  return studio::render_clip(spec, options).video.frame_image(0);
+}
+
+Example make_example(std::mt19937_64& rng, const MiniConfig& config, const Options& o, int width, int height) {
+  std::uniform_real_distribution<double> unit(0, 1);
+  const int window_frames = config.frames_for(o.window_seconds);
+  const double clip_seconds = o.window_seconds + unit(rng) * std::max(0.0, o.clip_seconds_max - o.window_seconds);
+  const studio::SceneSpec spec = train::random_scene(rng, std::ceil(clip_seconds * config.fps) / config.fps);
+  const auto style = unit(rng) < 0.5 ? studio::CaptionStyle::Prose : studio::CaptionStyle::Structured;
+  const std::string caption = studio::describe(spec, rng(), style);
+  const studio::RenderOptions options{width, height, config.fps, config.sample_rate, rng(), true};
+  const studio::Clip clip = studio::render_clip(spec, options);
+
+  const int frames = clip.video.frame_count();
+  const int latest_start = std::max(0, frames - window_frames) / config.frames_per_token;
+  const int start = config.frames_per_token * std::uniform_int_distribution<int>(0, latest_start)(rng);
+  const double start_seconds = double(start) / config.fps;
+  Example e;
+  e.video = video_tensor(slice_video(clip.video, start, std::min(window_frames, frames - start)), window_frames, config);
+  Audio audio = clip.audio;
+  const size_t first_sample = size_t(std::llround(start_seconds * audio.sample_rate)) * size_t(audio.channels);
+  audio.samples.erase(audio.samples.begin(), audio.samples.begin() + std::ptrdiff_t(std::min(first_sample, audio.samples.size())));
+  e.audio = audio_tensor(audio, int64_t(config.audio_tokens_for(window_frames)) * config.audio_patch, config);
+
+  e.row.text = unit(rng) < 0.1 ? std::string() : caption;
+  e.row.time_offset = start_seconds;
+  const double window_end = start_seconds + double(window_frames) / config.fps;
+  for (const auto& event : clip.truth.events) {
+    if (event.kind != studio::EventKind::Phoneme) continue;
+    if (event.time + event.duration < start_seconds || event.time > window_end) continue;
+    const int viseme = studio::viseme_of(event.phoneme);
+    e.row.phonemes.push_back({event.phoneme, event.time - start_seconds, event.duration, viseme, studio::openness_of(viseme)});
+  }
+  if (unit(rng) < 0.1) e.row.phonemes.clear();
+  if (unit(rng) < 0.3) e.row.first_frame = clip.video.frame_image(start);
+  if (!spec.characters.empty() && unit(rng) < 0.5)
+    e.row.identity = portrait(spec.characters[0], config.identity_size, rng());
+  return e;
+}
+
+void render_worker(int index, const MiniConfig& config, const Options& o, ExampleQueues& queues,
+                   std::atomic<long>& rendered) {
+  std::mt19937_64 rng(o.seed * 1000003ull + uint64_t(index) * 7919ull + uint64_t(std::time(nullptr)));
+  const auto sizes = config.sizes();
+  std::discrete_distribution<size_t> size_choice({2.0, 1.0, 1.0});  // 16:9 most often
+  while (!g_stop) {
+    const size_t s = size_choice(rng);
+    try {
+      Example e = make_example(rng, config, o, sizes[s].first, sizes[s].second);
+      queues.push(s, std::move(e));
+      ++rendered;
+    } catch (const std::exception& ex) {
+      std::fprintf(stderr, "render worker %d: skipped a scene: %s\n", index, ex.what());
+    }
+  }
+}
+
+torch::Tensor logit_normal(int64_t n, const torch::Device& device) {
+  return torch::sigmoid(torch::randn({n}, torch::TensorOptions().device(device)));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  CLI::App app{"opsis-train-mini: train the built-in joint audio-video model on the studio world"};
+  app.add_option("--out", o.out_dir, "folder for checkpoint.safetensors, optimizer.pt, loss.tsv (resumes from it)");
+  app.add_option("--export", o.export_path, "also write half-precision weights here at each checkpoint (the shipped file)");
+  app.add_option("--device", o.device, "cpu or cuda[:N]");
+  app.add_option("--steps", o.steps, "stop after this many optimiser steps (total, across resumes)");
+  app.add_option("--minutes", o.minutes, "stop after this many minutes of this run (0 = no limit)");
+  app.add_option("--batch", o.batch, "clips per step");
+  app.add_option("--lr", o.lr, "AdamW learning rate");
+  app.add_option("--window-seconds", o.window_seconds, "length of each training window");
+  app.add_option("--clip-seconds", o.clip_seconds_max, "rendered clips last up to this; a window is cut from them");
+  app.add_option("--render-threads", o.render_threads, "background rendering threads");
+  app.add_option("--threads", o.threads, "libtorch threads (0 = default)");
+  app.add_option("--log-every", o.log_every);
+  app.add_option("--checkpoint-every", o.checkpoint_every);
+  app.add_option("--seed", o.seed);
+  app.add_option("--d-model", o.d_model, "width (new runs only)");
+  app.add_option("--layers", o.layers, "joint blocks (new runs only)");
+  app.add_option("--heads", o.heads, "attention heads (new runs only)");
+  app.add_option("--text-layers", o.text_layers, "text encoder layers (new runs only)");
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+    if (o.threads > 0) torch::set_num_threads(o.threads);
+    const torch::Device device(o.device);
+    fs::create_directories(o.out_dir);
+    const std::string checkpoint = (fs::path(o.out_dir) / "checkpoint.safetensors").string();
+    const std::string optimizer_path = (fs::path(o.out_dir) / "optimizer.pt").string();
+    torch::manual_seed(o.seed);
+
+    int step = 0;
+    MiniModel model{nullptr};
+    if (fs::exists(checkpoint)) {
+      const auto file = safetensors::read(checkpoint);
+      model = from_safetensors(file);
+      step = std::stoi(file.metadata.at("opsis.step"));
+      std::fprintf(stderr, "resuming from %s at step %d\n", checkpoint.c_str(), step);
+    } else {
+      MiniConfig config;
+      config.d_model = o.d_model;
+      config.layers = o.layers;
+      config.heads = o.heads;
+      config.text_layers = o.text_layers;
+      model = MiniModel(config);
+    }
+    model->to(device);
+    model->train();
+    const MiniConfig config = model->config;
+    long parameters = 0;
+    for (const auto& p : model->parameters()) parameters += p.numel();
+    std::fprintf(stderr, "opsis-mini: %ld parameters, d=%d, %d joint blocks, device %s\n", parameters, config.d_model,
+                 config.layers, o.device.c_str());
+
+    torch::optim::AdamW optimizer(model->parameters(),
+                                  torch::optim::AdamWOptions(o.lr).betas({0.9, 0.99}).weight_decay(0.01));
+    if (step > 0 && fs::exists(optimizer_path)) torch::load(optimizer, optimizer_path);
+
+    ExampleQueues queues(config.sizes().size(), size_t(std::max(8, 4 * o.batch)));
+    std::atomic<long> rendered{0};
+    std::vector<std::thread> workers;
+    for (int i = 0; i < o.render_threads; ++i)
+      workers.emplace_back(render_worker, i, std::cref(config), std::cref(o), std::ref(queues), std::ref(rendered));
+
+    std::ofstream log((fs::path(o.out_dir) / "loss.tsv").string(), std::ios::app);
+    if (step == 0) log << "step\telapsed_s\tloss_video\tloss_audio\tlr\tclips_rendered\n";
+    const auto started = std::chrono::steady_clock::now();
+    double sum_video = 0, sum_audio = 0;
+    int since_log = 0;
+    auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(); };
+    auto save = [&] {
+      std::map<std::string, std::string> meta{{"opsis.step", std::to_string(step)},
+                                              {"opsis.trained_on", "studio world, rendered on the fly"}};
+      model->to(torch::kCPU);
+      save_model(model, checkpoint, safetensors::DType::F32, meta);
+      if (!o.export_path.empty()) save_model(model, o.export_path, safetensors::DType::F16, meta);
+      model->to(device);
+      torch::save(optimizer, optimizer_path + ".tmp");
+      fs::rename(optimizer_path + ".tmp", optimizer_path);
+      std::fprintf(stderr, "step %d: saved %s\n", step, checkpoint.c_str());
+    };
+
+    while (step < o.steps && !g_stop && !(o.minutes > 0 && elapsed() > o.minutes * 60)) {
+      std::vector<Example> batch = queues.take(size_t(o.batch));
+      if (batch.empty()) break;
+      std::vector<torch::Tensor> videos, audios;
+      std::vector<ConditionRow> rows;
+      for (auto& e : batch) {
+        videos.push_back(e.video);
+        audios.push_back(e.audio);
+        rows.push_back(std::move(e.row));
+      }
+      auto x0_video = torch::stack(videos).to(device);
+      auto x0_audio = torch::stack(audios).to(device);
+      const auto inputs = to_device(condition_inputs(rows, int(x0_video.size(2)), int(x0_video.size(3)), config), device);
+      const int64_t B = x0_video.size(0);
+      auto t = logit_normal(B, device);
+      auto noise_video = torch::randn_like(x0_video), noise_audio = torch::randn_like(x0_audio);
+      auto tv = t.view({B, 1, 1, 1, 1}), ta = t.view({B, 1});
+      auto xt_video = (1 - tv) * x0_video + tv * noise_video;
+      auto xt_audio = (1 - ta) * x0_audio + ta * noise_audio;
+
+      const double lr = o.lr * std::min(1.0, double(step + 1) / 100.0);  // warm-up
+      for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+      const Context context = model->encode(inputs);
+      auto [v_video, v_audio] = model->forward(xt_video, xt_audio, t, context);
+      auto loss_video = (v_video - (noise_video - x0_video)).pow(2).mean();
+      auto loss_audio = (v_audio - (noise_audio - x0_audio)).pow(2).mean();
+      optimizer.zero_grad();
+      (loss_video + loss_audio).backward();
+      torch::nn::utils::clip_grad_norm_(model->parameters(), 1.0);
+      optimizer.step();
+      ++step;
+      sum_video += loss_video.item<double>();
+      sum_audio += loss_audio.item<double>();
+      ++since_log;
+      if (step % o.log_every == 0) {
+        std::fprintf(stderr, "step %d  %.0f s  loss video %.4f audio %.4f  lr %.2e  clips %ld\n", step, elapsed(),
+                     sum_video / since_log, sum_audio / since_log, lr, rendered.load());
+        log << step << '\t' << elapsed() << '\t' << sum_video / since_log << '\t' << sum_audio / since_log << '\t'
+            << lr << '\t' << rendered.load() << std::endl;
+        sum_video = sum_audio = 0;
+        since_log = 0;
+      }
+      if (step % o.checkpoint_every == 0) save();
+    }
+    save();
+    g_stop = true;
+    queues.wake_all();
+    for (auto& w : workers) w.join();
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "opsis-train-mini: error: %s\n", e.what());
+    g_stop = true;
+    std::_Exit(1);
+  }
+}
