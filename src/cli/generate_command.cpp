@@ -14,6 +14,7 @@
 #include "engine/pipeline.hpp"
 #include "media/image_io.hpp"
 #include "media/mp4.hpp"
+#include "provenance/finish.hpp"
 #include "studio/caption.hpp"
 #include "studio/dialogue.hpp"
 #ifdef OPSIS_HAVE_MINI
@@ -36,6 +37,7 @@ struct GenerateOptions {
   std::string guidance;  // "G" for both modalities or "VIDEO,AUDIO"
   std::string model;
   int threads = 0;
+  std::string data_dir;  // signing credentials and watermark key; empty: $OPSIS_DATA_DIR or ./opsis-data
 };
 
 Image read_image_field(const std::string& path, const std::string& field) {
@@ -128,7 +130,13 @@ void run_generate(const GenerateOptions& o) {
     ProgressBar bar("generating");
     clip = pipeline.run(r, bar.progress());
   }
-  media::write_mp4(o.output, clip.video, clip.audio);
+  // Watermarked (picture and sound), written atomically and signed with C2PA credentials.
+  // The fingerprint of the request makes the watermark payload, and so the frames and
+  // sound, the same for the same request and seed.
+  const std::string fingerprint = o.model + "\n" + o.prompt + "\n" + o.negative + "\n" + std::to_string(r.seconds) + "\n" +
+                                  std::to_string(r.width) + "x" + std::to_string(r.height) + "\n" + std::to_string(r.seed) +
+                                  "\n" + std::to_string(r.steps) + "\n" + o.guidance + "\n" + o.image + "\n" + o.cameo;
+  provenance::finish_generated_file(clip.video, clip.audio, o.output, {"opsis-mini", o.image, o.cameo, o.data_dir, fingerprint});
   std::fprintf(stderr, "wrote %s (%dx%d, %.2f s, seed %llu)\n", o.output.c_str(), clip.video.width, clip.video.height,
                clip.video.seconds(), static_cast<unsigned long long>(r.seed));
 }
@@ -150,6 +158,8 @@ void add_generate_command(CLI::App& app) {
   cmd->add_option("--guidance", options->guidance, "guidance scale G, or VIDEO,AUDIO");
   cmd->add_option("--model", options->model, "weights file (default: the shipped opsis-mini)");
   cmd->add_option("--threads", options->threads, "CPU threads (default: all)");
+  cmd->add_option("--data-dir", options->data_dir,
+                  "where the signing certificate and watermark key live (default: $OPSIS_DATA_DIR, else ./opsis-data)");
   cmd->callback([options] { run_generate(*options); });
 }
 

@@ -53,7 +53,7 @@ class GenerateCommand : public ::testing::Test {
   }
   static void TearDownTestSuite() { fs::remove_all(dir_); }
   static std::string common() {
-    return "--model " + (dir_ / "tiny.safetensors").string() + " --steps 2 --threads 1 ";
+    return "--model " + (dir_ / "tiny.safetensors").string() + " --steps 2 --threads 1 --data-dir " + (dir_ / "data").string() + " ";
   }
   static fs::path dir_;
 };
@@ -75,6 +75,18 @@ TEST_F(GenerateCommand, WritesAnMp4WithPictureAndSoundDeterministically) {
   EXPECT_NEAR(clip_a.duration, 1.5, 0.05);
   EXPECT_EQ(clip_a.video.rgb, clip_b.video.rgb);
   EXPECT_EQ(clip_a.audio.samples, clip_b.audio.samples);
+
+  // The file carries content credentials that the reference validator (c2pa-rs) trusts with
+  // the data directory's root as anchor.
+  const std::string validate = std::string("node ") + OPSIS_SOURCE_DIR + "/tests/c2pa/validate.mjs " + a.string() +
+                               " --anchors " + (dir_ / "data" / "c2pa" / "c2pa-root.pem").string() + " 2>&1";
+  std::string report;
+  FILE* pipe = popen(validate.c_str(), "r");
+  char buffer[4096];
+  while (size_t n = fread(buffer, 1, sizeof buffer, pipe)) report.append(buffer, n);
+  EXPECT_EQ(pclose(pipe), 0) << report;
+  EXPECT_NE(report.find("\"validation_state\":\"Trusted\""), std::string::npos) << report;
+  EXPECT_NE(report.find("trainedAlgorithmicMedia"), std::string::npos) << report;
 }
 
 TEST_F(GenerateCommand, BadInputsNameTheFieldAndWriteNothing) {

@@ -35,6 +35,8 @@ void add_serve_command(CLI::App& app) {
   serve->add_option("--max-image-pixels", config->limits.max_image_pixels, "Most pixels in an input_reference image")->capture_default_str();
   serve->add_option("--webhook-url", config->webhook_url, "POST video.completed / video.failed events here");
   serve->add_option("--webhook-secret", config->webhook_secret, "Signing secret (whsec_<base64> or text; env OPSIS_WEBHOOK_SECRET)");
+  serve->add_flag("--visible-watermark", config->visible_watermark,
+                  "Draw the moving opsis + @user mark on API outputs (the invisible mark and C2PA are always on)");
   serve->add_flag("!--no-access-log", config->access_log, "Do not log each request (JSON lines on stderr)");
   serve->callback([config, retention_hours, body_mib, image_mib] {
     config->retention_seconds = int64_t(*retention_hours * 3600.0);

@@ -5,12 +5,17 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "cli/commands.hpp"
 #include "core/error.hpp"
 #include "provenance/c2pa.hpp"
+#include "provenance/finish.hpp"
+#include "server/provenance_check.hpp"
+#include "store/metadata_store.hpp"
 
 namespace opsis::cli {
 namespace {
@@ -96,6 +101,26 @@ void print_report(const std::string& file, const provenance::ManifestReport& r) 
   for (const auto& f : r.failure) std::printf("    %s: %s\n", f.code.c_str(), f.explanation.c_str());
 }
 
+void print_watermark(const server::ProvenanceCheck& check, uint32_t own_server_id) {
+  if (!check.watermark) return;
+  const auto& w = *check.watermark;
+  if (!w.found) {
+    std::printf("watermark: none found with this data directory's key (pilot peak %.1f sd)\n", w.sync_score);
+    return;
+  }
+  std::printf("watermark: server %08x, video %08x, in the %s (confidence %.10f: p = %.2g that an unmarked file reads so)\n",
+              w.payload.server_id, w.payload.video_id, w.carrier.c_str(), 1.0 - w.p_value, w.p_value);
+  if (!check.from_this_server) {
+    std::printf("  made by another opsis server (this data directory is server %08x)\n", own_server_id);
+  } else if (check.stored_video) {
+    const auto& v = *check.stored_video;
+    std::printf("  stored video: %s by %s, model %s, prompt \"%s\"%s\n", v.id.c_str(), v.user.c_str(), v.model.c_str(),
+                v.prompt.c_str(), v.remixed_from.empty() ? "" : (", remixed from " + v.remixed_from).c_str());
+  } else {
+    std::printf("  made by this server; no stored video has that id (deleted, or made by `opsis generate`)\n");
+  }
+}
+
 void run_verify(const VerifyOptions& options) {
   if (!fs::is_regular_file(options.file)) throw InvalidArgument("file", "no such file: " + options.file);
   std::vector<provenance::Bytes> anchors;
@@ -110,13 +135,22 @@ void run_verify(const VerifyOptions& options) {
     const auto certs = provenance::read_pem_certificates(root);
     anchors.insert(anchors.end(), certs.begin(), certs.end());
   }
-  const auto report = provenance::read_manifest(fs::path(options.file), anchors);
+  std::optional<provenance::WatermarkIdentity> identity;
+  std::unique_ptr<store::MetadataStore> store;
+  if (!options.data_dir.empty()) {
+    identity = provenance::load_watermark_identity(options.data_dir);
+    const fs::path database = fs::path(options.data_dir) / "opsis.db";
+    if (fs::exists(database)) store = store::open_sqlite_store(database.string());
+  }
+  const auto check = server::check_provenance(fs::path(options.file), anchors, identity, store.get());
+  const auto& report = check.manifest;
   if (options.json) {
-    auto j = report.to_json();
+    auto j = check.to_json();
     j["file"] = options.file;
     std::printf("%s\n", j.dump(2).c_str());
   } else {
     print_report(options.file, report);
+    print_watermark(check, identity ? identity->server_id : 0);
   }
   std::fflush(stdout);
   if (!report.has_manifest) throw CLI::RuntimeError(3);
@@ -129,11 +163,12 @@ void add_verify_command(CLI::App& app) {
   auto options = std::make_shared<VerifyOptions>();
   CLI::App* verify = app.add_subcommand(
       "verify", "show and check a file's content credentials (C2PA): who made it, when, with which model, "
-                "from what; exit 0 valid, 1 invalid, 3 none");
+                "from what; exit 0 valid, 1 invalid, 3 none (the watermark may still be read with --data)");
   verify->add_option("file", options->file, "the MP4 file to check")->required();
   verify->add_option("--anchors", options->anchor_files, "PEM file of trust anchor certificates (repeatable)");
   verify->add_option("--data", options->data_dir,
-                     "an opsis data directory: trust the root certificate it made (DIR/c2pa/c2pa-root.pem)");
+                     "an opsis data directory: trust the root certificate it made (DIR/c2pa/c2pa-root.pem), read the "
+                     "invisible watermark with its key and find the stored video it names");
   verify->add_flag("--json", options->json, "print the report as JSON");
   verify->callback([options] { run_verify(*options); });
 }

@@ -15,6 +15,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -23,6 +24,7 @@
 #include "server/api_keys.hpp"
 #include "server/encoding.hpp"
 #include "server/metrics.hpp"
+#include "server/provenance_check.hpp"
 #include "server/webhooks.hpp"
 
 namespace opsis::server {
@@ -252,6 +254,18 @@ class HttpApi {
         res.set_content(openapi_document(), "application/json");
       });
 
+    // Provenance of an uploaded MP4 (multipart field "file", or the raw body): the C2PA report
+    // against this server's root, the invisible watermark read with its key, and the stored
+    // video it names (its prompt and owner only for that owner). POST carries the file; the
+    // HTTP library (cpp-httplib 0.11) does not read GET bodies, so GET answers how to resend.
+    for (const char* path : {"/v1/provenance"}) {
+      auto handler = [this](const httplib::Request& req, httplib::Response& res) {
+        with_caller(req, res, [&](const Caller& caller) { res.set_content(provenance_json(req, caller).dump(), "application/json"); });
+      };
+      server.Get(path, handler);
+      server.Post(path, handler);
+    }
+
     server.Get("/v1/models", [this](const httplib::Request& req, httplib::Response& res) {
       with_caller(req, res, [&](const Caller&) {
         json data = json::array();
@@ -374,6 +388,37 @@ class HttpApi {
   template <typename F>
   void with_caller(const httplib::Request& req, httplib::Response& res, F&& work) {
     guarded(res, [&] { work(authenticate_request(req)); });
+  }
+
+  json provenance_json(const httplib::Request& req, const Caller& caller) {
+    namespace fs = std::filesystem;
+    const std::string& bytes = req.is_multipart_form_data() && req.has_file("file") ? req.get_file_value("file").content : req.body;
+    if (bytes.empty())
+      throw ApiError(400, "invalid_request_error", "missing_file",
+                     req.method == "GET" && req.has_header("Content-Length")
+                         ? "this server does not read bodies of GET requests: send the same request with POST"
+                         : "send the MP4 as the multipart field \"file\" or as the request body");
+    const fs::path scratch = fs::path(config_.data_dir) / "scratch";
+    fs::create_directories(scratch);
+    const fs::path upload = scratch / ("provenance-" + random_hex(8) + ".mp4");
+    struct RemoveUpload {
+      fs::path path;
+      ~RemoveUpload() { std::error_code ignored; fs::remove(path, ignored); }
+    } remove_upload{upload};
+    {
+      std::ofstream out(upload, std::ios::binary);
+      out.write(bytes.data(), std::streamsize(bytes.size()));
+      if (!out) throw IoError("cannot write the upload to " + upload.string());
+    }
+    const auto root = provenance::SigningCredentials::own_root_path(provenance::credentials_directory(config_.data_dir));
+    const auto anchors = provenance::read_pem_certificates(root);
+    auto check = check_provenance(upload, anchors, provenance::load_watermark_identity(config_.data_dir), &store_);
+    json body = check.to_json();
+    if (check.stored_video && check.stored_video->user != caller.user) {
+      body["watermark"]["video"].erase("user");
+      body["watermark"]["video"].erase("prompt");
+    }
+    return body;
   }
 
   Caller authenticate_request(const httplib::Request& req) {
@@ -539,6 +584,8 @@ void run_server(const ServerConfig& config) {
   runner_options.max_attempts = config.max_attempts;
   runner_options.retention_seconds = config.retention_seconds;
   runner_options.scratch_folder = (fs::path(config.data_dir) / "scratch").string();
+  runner_options.provenance_dir = config.data_dir;
+  runner_options.visible_watermark = config.visible_watermark;
   JobRunner runner(*store, *blobs, *models, runner_options, &metrics, [&webhooks](const store::VideoRecord& video) {
     if (webhooks)
       webhooks->send(video.status == store::VideoStatus::Completed ? "video.completed" : "video.failed", video.id);

@@ -25,6 +25,7 @@ struct ServerConfig {
   std::string webhook_url;         // empty = no webhooks
   std::string webhook_secret;
   bool access_log = true;
+  bool visible_watermark = false;  // the moving opsis + @user mark on API outputs
   Limits limits;
 };
 

@@ -1,7 +1,9 @@
 #include "server/job_runner.hpp"
 
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
@@ -26,6 +28,17 @@ const char* use_name(PromptStep::Use use) {
     case PromptStep::Use::Extend: return "extend";
   }
   return "create";
+}
+
+// The media type of an input_reference image from its first bytes (blobs have no extension).
+std::string image_media_type(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  unsigned char magic[12] = {};
+  in.read(reinterpret_cast<char*>(magic), sizeof magic);
+  if (magic[0] == 0x89 && magic[1] == 'P' && magic[2] == 'N' && magic[3] == 'G') return "image/png";
+  if (magic[0] == 0xFF && magic[1] == 0xD8) return "image/jpeg";
+  if (std::memcmp(magic, "RIFF", 4) == 0 && std::memcmp(magic + 8, "WEBP", 4) == 0) return "image/webp";
+  return "application/octet-stream";
 }
 
 PromptStep::Use use_from_name(const std::string& name) {
@@ -80,7 +93,11 @@ std::vector<PromptStep> JobRequest::full_history() const {
 
 JobRunner::JobRunner(store::MetadataStore& store, store::BlobStore& blobs, const ModelRegistry& models,
                      RunnerOptions options, Metrics* metrics, FinishedCallback on_finished)
-    : store_(store), blobs_(blobs), models_(models), options_(std::move(options)), metrics_(metrics),
+    : store_(store), blobs_(blobs), models_(models), options_(std::move(options)),
+      provenance_(provenance::ProvenanceIdentity::load_or_create(
+          options_.provenance_dir.empty() ? std::filesystem::path(options_.scratch_folder).parent_path()
+                                          : std::filesystem::path(options_.provenance_dir))),
+      metrics_(metrics),
       on_finished_(std::move(on_finished)) {
   if (options_.workers < 1) throw InvalidArgument("workers", "at least one worker is needed");
   if (options_.scratch_folder.empty()) throw InvalidArgument("data-dir", "the job runner needs a scratch folder");
@@ -204,12 +221,22 @@ void JobRunner::run_job(store::VideoRecord video) {
     generation.seed = request.seed;
     if (!request.input_reference_blob.empty())
       generation.first_frame = media::decode_image(blobs_.get(request.input_reference_blob));
+    provenance::FinishRequest finishing;
+    finishing.video_id = id;
+    finishing.creator = video.user;
+    finishing.model_name = request.model;
+    finishing.visible_watermark = options_.visible_watermark;
+    if (!request.input_reference_blob.empty()) {
+      if (const auto image_path = blobs_.local_path(request.input_reference_blob))
+        finishing.input_image = provenance::InputImage{*image_path, "input_reference", image_media_type(*image_path)};
+    }
     if (!request.source_id.empty()) {
       const auto source = store_.video(request.source_id);
       if (!source || source->video_blob.empty())
         throw InvalidArgument("video", "the source video " + request.source_id + " was deleted before this job ran");
       const auto path = blobs_.local_path(source->video_blob);
       if (!path) throw IoError("the source video's file is missing from the blob store");
+      finishing.remix_of = provenance::ParentVideo{*path, request.source_id};
       media::Mp4Contents decoded = media::read_mp4(*path, 48000);
       SourceClip clip;
       clip.use = request.step.use;
@@ -239,7 +266,8 @@ void JobRunner::run_job(store::VideoRecord video) {
 
     GenerationResult result = models_.get(request.model).generate(generation, &generating);
     scratch_mp4 = (std::filesystem::path(options_.scratch_folder) / (id + ".mp4")).string();
-    media::write_mp4(scratch_mp4, result.video, result.audio, {}, &encoding);
+    // Watermarks, MP4, C2PA signature (the thumbnail and spritesheet below are not signed).
+    provenance::finish_video(result.video, result.audio, scratch_mp4, finishing, provenance_, &encoding);
     Progress::step(&encoding, 1.0);
     video.video_blob = blobs_.put_file(scratch_mp4);
     written.push_back(video.video_blob);

@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "provenance/finish.hpp"
 #include "server/generator.hpp"
 #include "store/blob_store.hpp"
 #include "store/metadata_store.hpp"
@@ -44,6 +45,10 @@ struct RunnerOptions {
   int max_attempts = 3;                       // starts before a job cut off by crashes is failed
   int64_t retention_seconds = 7 * 24 * 3600;  // completed assets expire this long after completion
   std::string scratch_folder;                 // for MP4s being written (same filesystem as blobs)
+  // Data directory whose C2PA credentials and watermark key every MP4 is signed and marked
+  // with (provenance/finish.hpp); empty = the scratch folder's parent.
+  std::string provenance_dir;
+  bool visible_watermark = false;             // the moving opsis + @user mark on API outputs
 };
 
 class JobRunner {
@@ -79,6 +84,7 @@ class JobRunner {
   store::BlobStore& blobs_;
   const ModelRegistry& models_;
   RunnerOptions options_;
+  provenance::ProvenanceIdentity provenance_;
   Metrics* metrics_;
   FinishedCallback on_finished_;
 
