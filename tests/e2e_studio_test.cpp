@@ -143,7 +143,7 @@ void PrintTo(const BadInput& input, std::ostream* os) { *os << input.name; }
 class StudioRenderRefuses : public ::testing::TestWithParam<BadInput> {};
 
 TEST_P(StudioRenderRefuses, WithAClearErrorAndNoFile) {
-  const fs::path dir = scratch_dir("refuse");
+  const fs::path dir = scratch_dir("refuse-" + GetParam().name);
   std::vector<std::string> args = {"studio", "render"};
   for (std::string a : GetParam().args) {
     if (a == "OUT") a = (dir / "out.mp4").string();

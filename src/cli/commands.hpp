@@ -8,4 +8,6 @@ void add_verify_command(CLI::App& app);
 void add_generate_command(CLI::App& app);
 void add_serve_command(CLI::App& app);
 void add_keys_command(CLI::App& app);
+void add_bench_command(CLI::App& app);
+void add_eval_command(CLI::App& app);
 }  // namespace opsis::cli

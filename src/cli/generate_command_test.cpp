@@ -1,4 +1,5 @@
 // Drives the real `opsis generate` binary with a tiny opsis-mini written by the test.
+#include <unistd.h>
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -32,7 +33,8 @@ Result run(const std::string& args) {
 class GenerateCommand : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = fs::temp_directory_path() / "opsis_generate_test";
+    // One folder per process: CTest runs each test of this suite as its own process, in parallel.
+    dir_ = fs::temp_directory_path() / ("opsis_generate_test-" + std::to_string(::getpid()));
     fs::create_directories(dir_);
     opsis::mini::MiniConfig c;
     c.d_model = 32;

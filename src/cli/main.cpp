@@ -16,6 +16,8 @@ int main(int argc, char** argv) {
   opsis::cli::add_generate_command(app);
   opsis::cli::add_serve_command(app);
   opsis::cli::add_keys_command(app);
+  opsis::cli::add_bench_command(app);
+  opsis::cli::add_eval_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
