@@ -1,8 +1,6 @@
 #pragma once
 // Helpers for end-to-end tests: run the real `opsis` binary, and measure what a viewer
 // sees and hears in the MP4 it wrote (pixels and decoded samples, never internal state).
-#include <sys/wait.h>
-
 #include <array>
 #include <cmath>
 #include <cstdio>
@@ -11,34 +9,18 @@
 #include <vector>
 
 #include "core/av.hpp"
+#include "tests/support/command.hpp"
 
 namespace opsis::e2e {
 
-struct RunResult {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr together
-};
-
-inline std::string shell_quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += (c == '\'') ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
+using RunResult = testing_support::CommandResult;
+using testing_support::shell_quote;
 
 // Runs `opsis ARGS...` and returns its exit code and output.
 inline RunResult run_opsis(const std::vector<std::string>& args) {
   std::string command = shell_quote(OPSIS_BINARY);
   for (const auto& a : args) command += " " + shell_quote(a);
-  command += " 2>&1";
-  RunResult result;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (!pipe) return result;
-  std::array<char, 4096> buffer{};
-  size_t n;
-  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) result.output.append(buffer.data(), n);
-  const int status = ::pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
+  return testing_support::run_command(command);
 }
 
 // A fresh empty folder under the build tree for one test's files.

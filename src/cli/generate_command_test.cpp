@@ -8,6 +8,7 @@
 #include <string>
 
 #include "media/mp4.hpp"
+#include "tests/support/command.hpp"
 #include "models/mini/weights.hpp"
 
 namespace fs = std::filesystem;
@@ -20,14 +21,8 @@ struct Result {
 };
 
 Result run(const std::string& args) {
-  Result r;
-  const std::string command = std::string(OPSIS_BINARY) + " generate " + args + " 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  char buffer[4096];
-  while (size_t n = fread(buffer, 1, sizeof buffer, pipe)) r.output.append(buffer, n);
-  const int status = pclose(pipe);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+  const auto done = opsis::testing_support::run_command(std::string(OPSIS_BINARY) + " generate " + args);
+  return {done.exit_code, done.output};
 }
 
 class GenerateCommand : public ::testing::Test {
@@ -81,12 +76,10 @@ TEST_F(GenerateCommand, WritesAnMp4WithPictureAndSoundDeterministically) {
   // The file carries content credentials that the reference validator (c2pa-rs) trusts with
   // the data directory's root as anchor.
   const std::string validate = std::string("node ") + OPSIS_SOURCE_DIR + "/tests/c2pa/validate.mjs " + a.string() +
-                               " --anchors " + (dir_ / "data" / "c2pa" / "c2pa-root.pem").string() + " 2>&1";
-  std::string report;
-  FILE* pipe = popen(validate.c_str(), "r");
-  char buffer[4096];
-  while (size_t n = fread(buffer, 1, sizeof buffer, pipe)) report.append(buffer, n);
-  EXPECT_EQ(pclose(pipe), 0) << report;
+                               " --anchors " + (dir_ / "data" / "c2pa" / "c2pa-root.pem").string();
+  const auto validated = opsis::testing_support::run_command(validate);
+  const std::string& report = validated.output;
+  EXPECT_EQ(validated.exit_code, 0) << report;
   EXPECT_NE(report.find("\"validation_state\":\"Trusted\""), std::string::npos) << report;
   EXPECT_NE(report.find("trainedAlgorithmicMedia"), std::string::npos) << report;
 }

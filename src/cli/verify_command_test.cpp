@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "tests/support/command.hpp"
 #include "provenance/c2pa.hpp"
 #include "provenance/c2pa_test_support.hpp"
 
@@ -15,22 +16,10 @@ namespace {
 namespace fs = std::filesystem;
 using provenance::testing::ScratchFolderTest;
 
-struct CommandResult {
-  int exit_code = -1;
-  std::string output;
-};
+using testing_support::CommandResult;
 
 CommandResult run_opsis(const std::string& arguments) {
-  const std::string command = std::string(OPSIS_BINARY) + " " + arguments + " 2>&1";
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (!pipe) throw std::runtime_error("cannot run " + command);
-  CommandResult run;
-  std::array<char, 4096> buffer;
-  size_t n;
-  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) run.output.append(buffer.data(), n);
-  const int status = ::pclose(pipe);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return run;
+  return testing_support::run_command(std::string(OPSIS_BINARY) + " " + arguments);
 }
 
 class VerifyCommandTest : public ScratchFolderTest {

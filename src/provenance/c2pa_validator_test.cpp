@@ -10,6 +10,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "tests/support/command.hpp"
 #include "provenance/c2pa.hpp"
 #include "provenance/c2pa_test_support.hpp"
 
@@ -21,22 +22,13 @@ using nlohmann::json;
 
 const fs::path kValidatorDir = fs::path(OPSIS_SOURCE_DIR) / "tests" / "c2pa";
 
-std::string shell_quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
+using testing_support::shell_quote;
 
 std::string run_node(const std::string& command_line) {
-  FILE* pipe = ::popen((command_line + " 2>&1").c_str(), "r");
-  if (!pipe) throw std::runtime_error("cannot run node");
-  std::string output;
-  std::array<char, 4096> buffer;
-  size_t n;
-  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) output.append(buffer.data(), n);
-  const int status = ::pclose(pipe);
-  if (status != 0) throw std::runtime_error("`" + command_line + "` failed (" + std::to_string(status) + "): " + output);
-  return output;
+  const testing_support::CommandResult run = testing_support::run_command(command_line);
+  if (run.exit_code != 0)
+    throw std::runtime_error("`" + command_line + "` failed (" + std::to_string(run.exit_code) + "): " + run.output);
+  return run.output;
 }
 
 // Signs `input` into `output` with c2pa-rs, using opsis's signer certificate and key.

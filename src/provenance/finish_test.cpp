@@ -159,7 +159,7 @@ TEST_F(FinishTest, GeneratedFileRecordsItsInputImageAndCameo) {
   const fs::path image = folder_ / "first.png";
   media::write_file_atomic(image.string(), media::encode_png(video.frame_image(0)));
   const fs::path output = folder_ / "generated.mp4";
-  finish_generated_file(video, audio, output, {"opsis-mini", image.string(), "/photos/bob.png", (folder_ / "data").string()});
+  finish_generated_file(video, audio, output, {"opsis-mini", image.string(), "/photos/bob.png", (folder_ / "data").string(), ""});
   const auto anchors = read_pem_certificates(SigningCredentials::own_root_path(credentials_directory(folder_ / "data")));
   const ManifestReport manifest = read_manifest(output, anchors);
   EXPECT_EQ(manifest.state, "Trusted");
