@@ -37,6 +37,12 @@ struct Options {
   std::string out_dir = "train-out";
   std::string export_path;
   std::string device = "cpu";
+  std::string init_path;  // warm start: tensors of a weights file whose names and shapes match
+  double ema_decay = 0.998;
+  double loss_t_floor = 0.2;
+  double shift = 3.0;
+  double fast_lr_factor = 3.0;
+  double pure_noise_share = 0.15;  // share of examples trained at t = 1 exactly  // time shift of training (and of sampling, through the saved config)  // loss weight 1/max(t, floor)^2 on the clean-clip error
   int steps = 100000;
   double minutes = 0;
   int batch = 4;
@@ -177,8 +183,20 @@ void render_worker(int index, const MiniConfig& config, const Options& o, Exampl
   }
 }
 
-torch::Tensor logit_normal(int64_t n, const torch::Device& device) {
-  return torch::sigmoid(torch::randn({n}, torch::TensorOptions().device(device)));
+// Noise levels for a batch: logit-normal, one in ten uniform (so t near 0 and near 1 are seen
+// too), then shifted: t' = s t / (1 + (s - 1) t), the same shift the sampler's steps get.
+//
+// A share of the batch gets pure noise (t = 1). In pixel space the clip's global colours stay
+// readable from x_t until t is within a hair of 1 (their mean over ~10^5 noisy values), so a
+// model trained only on t < 1 reads the scene from the noise instead of from the prompt and,
+// sampling from pure noise, ignores the prompt. At t = 1 only the prompt says what the clip
+// is; the sampler's first step is exactly there.
+torch::Tensor noise_levels(int64_t n, double shift, double pure_noise_share, const torch::Device& device) {
+  const auto options = torch::TensorOptions().device(device);
+  auto t = torch::sigmoid(torch::randn({n}, options));
+  t = torch::where(torch::rand({n}, options) < 0.1, torch::rand({n}, options), t);
+  t = shift * t / (1 + (shift - 1) * t);
+  return torch::where(torch::rand({n}, options) < pure_noise_share, torch::ones({n}, options), t);
 }
 
 }  // namespace
@@ -189,6 +207,13 @@ int main(int argc, char** argv) {
   app.add_option("--out", o.out_dir, "folder for checkpoint.safetensors, optimizer.pt, loss.tsv (resumes from it)");
   app.add_option("--export", o.export_path, "also write half-precision weights here at each checkpoint (the shipped file)");
   app.add_option("--device", o.device, "cpu or cuda[:N]");
+  app.add_option("--init", o.init_path, "new runs: start from the matching tensors of this weights file");
+  app.add_option("--ema", o.ema_decay, "decay of the weights' moving average that is saved for sampling (0 = off)");
+  app.add_option("--shift", o.shift, "time shift s of the noise levels, t' = s t / (1 + (s - 1) t); saved for sampling");
+  app.add_option("--fast-lr", o.fast_lr_factor, "learning-rate factor of the direct text paths (word embeddings, pooling, layout)");
+  app.add_option("--pure-noise", o.pure_noise_share, "share of examples at t = 1 (pure noise: only the conditioning says what to make)");
+  app.add_option("--loss-t-floor", o.loss_t_floor,
+                 "the clean-clip error at noise level t is weighted 1/max(t, floor)^2 (the velocity error is floor 0)");
   app.add_option("--steps", o.steps, "stop after this many optimiser steps (total, across resumes)");
   app.add_option("--minutes", o.minutes, "stop after this many minutes of this run (0 = no limit)");
   app.add_option("--batch", o.batch, "clips per step");
@@ -230,7 +255,26 @@ int main(int argc, char** argv) {
       config.heads = o.heads;
       config.text_layers = o.text_layers;
       model = MiniModel(config);
+      if (!o.init_path.empty()) {
+        const auto file = safetensors::read(o.init_path);
+        torch::NoGradGuard no_grad;
+        int copied = 0, skipped = 0;
+        for (auto& item : model->named_parameters(true)) {
+          const auto found = file.tensors.find(item.key());
+          if (found == file.tensors.end() || found->second.shape != item.value().sizes().vec()) {
+            ++skipped;
+            continue;
+          }
+          std::vector<float> values = found->second.to_float();
+          item.value().copy_(torch::from_blob(values.data(), item.value().sizes(), torch::kFloat32));
+          ++copied;
+        }
+        std::fprintf(stderr, "initialised %d tensors from %s (%d new)\n", copied, o.init_path.c_str(), skipped);
+      }
     }
+    // Sampling runs in windows as long as the training windows: the model never saw longer ones.
+    model->config.window_seconds = o.window_seconds;
+    model->config.timestep_shift = o.shift;
     model->to(device);
     model->train();
     const MiniConfig config = model->config;
@@ -239,8 +283,38 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "opsis-mini: %ld parameters, d=%d, %d joint blocks, device %s\n", parameters, config.d_model,
                  config.layers, o.device.c_str());
 
-    torch::optim::AdamW optimizer(model->parameters(),
-                                  torch::optim::AdamWOptions(o.lr).betas({0.9, 0.99}).weight_decay(0.01));
+    // Moving average of the weights (what is saved for sampling); the raw weights train on.
+    MiniModel ema(config);
+    const std::string ema_path = (fs::path(o.out_dir) / "ema.safetensors").string();
+    {
+      torch::NoGradGuard no_grad;
+      MiniModel source = (step > 0 && fs::exists(ema_path)) ? load_model(ema_path) : model;
+      auto from = source->named_parameters(true);
+      for (auto& item : ema->named_parameters(true)) item.value().copy_(from[item.key()].detach().to(torch::kCPU));
+    }
+    ema->config = model->config;
+    ema->to(device);
+    auto update_ema = [&] {
+      torch::NoGradGuard no_grad;
+      const double decay = std::min(o.ema_decay, (1.0 + step) / (10.0 + step));
+      auto live = model->named_parameters(true);
+      for (auto& item : ema->named_parameters(true)) item.value().mul_(decay).add_(live[item.key()].detach(), 1.0 - decay);
+    };
+
+    // Two groups: the direct text paths (word embeddings, pooling, layout head) learn at
+    // fast_lr_factor x the rate of the rest, so the prompt shapes the clip early in training.
+    std::vector<torch::Tensor> fast, rest;
+    for (auto& item : model->named_parameters(true)) {
+      const std::string& name = item.key();
+      const bool direct = name.rfind("layout.", 0) == 0 || name.rfind("word_embed.", 0) == 0 || name.rfind("text_pool.", 0) == 0;
+      (direct ? fast : rest).push_back(item.value());
+    }
+    std::vector<torch::optim::OptimizerParamGroup> groups;
+    groups.emplace_back(rest, std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(o.lr).betas({0.9, 0.99}).weight_decay(0.01)));
+    groups.emplace_back(fast, std::make_unique<torch::optim::AdamWOptions>(
+                                  torch::optim::AdamWOptions(o.lr * o.fast_lr_factor).betas({0.9, 0.99}).weight_decay(0.01)));
+    const std::vector<double> group_factor{1.0, o.fast_lr_factor};
+    torch::optim::AdamW optimizer(groups, torch::optim::AdamWOptions(o.lr).betas({0.9, 0.99}).weight_decay(0.01));
     if (step > 0 && fs::exists(optimizer_path)) torch::load(optimizer, optimizer_path);
 
     ExampleQueues queues(config.sizes().size(), size_t(std::max(8, 4 * o.batch)));
@@ -259,9 +333,12 @@ int main(int argc, char** argv) {
       std::map<std::string, std::string> meta{{"opsis.step", std::to_string(step)},
                                               {"opsis.trained_on", "studio world, rendered on the fly"}};
       model->to(torch::kCPU);
+      ema->to(torch::kCPU);
       save_model(model, checkpoint, safetensors::DType::F32, meta);
-      if (!o.export_path.empty()) save_model(model, o.export_path, safetensors::DType::F16, meta);
+      save_model(ema, ema_path, safetensors::DType::F32, meta);
+      if (!o.export_path.empty()) save_model(o.ema_decay > 0 ? ema : model, o.export_path, safetensors::DType::F16, meta);
       model->to(device);
+      ema->to(device);
       torch::save(optimizer, optimizer_path + ".tmp");
       fs::rename(optimizer_path + ".tmp", optimizer_path);
       std::fprintf(stderr, "step %d: saved %s\n", step, checkpoint.c_str());
@@ -281,23 +358,29 @@ int main(int argc, char** argv) {
       auto x0_audio = torch::stack(audios).to(device);
       const auto inputs = to_device(condition_inputs(rows, int(x0_video.size(2)), int(x0_video.size(3)), config), device);
       const int64_t B = x0_video.size(0);
-      auto t = logit_normal(B, device);
+      auto t = noise_levels(B, o.shift, o.pure_noise_share, device);
       auto noise_video = torch::randn_like(x0_video), noise_audio = torch::randn_like(x0_audio);
       auto tv = t.view({B, 1, 1, 1, 1}), ta = t.view({B, 1});
       auto xt_video = (1 - tv) * x0_video + tv * noise_video;
       auto xt_audio = (1 - ta) * x0_audio + ta * noise_audio;
 
       const double lr = o.lr * std::min(1.0, double(step + 1) / 100.0);  // warm-up
-      for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+      for (size_t g = 0; g < optimizer.param_groups().size(); ++g)
+        static_cast<torch::optim::AdamWOptions&>(optimizer.param_groups()[g].options()).lr(lr * group_factor[g]);
       const Context context = model->encode(inputs);
       auto [v_video, v_audio] = model->forward(xt_video, xt_audio, t, context);
-      auto loss_video = (v_video - (noise_video - x0_video)).pow(2).mean();
-      auto loss_audio = (v_audio - (noise_audio - x0_audio)).pow(2).mean();
+      // v - v_target = (x0 - x0_pred) / t: the clean-clip error weighted 1/t^2. Near t = 0
+      // that weight reaches 400 and a few fine-detail samples dominate the gradient; the floor
+      // keeps the weight of coarse structure (setting, object, motion) comparable.
+      auto weight = (t.clamp_min(0.05) / t.clamp_min(std::max(0.05, o.loss_t_floor))).pow(2);
+      auto loss_video = ((v_video - (noise_video - x0_video)).pow(2).mean({1, 2, 3, 4}) * weight).mean();
+      auto loss_audio = ((v_audio - (noise_audio - x0_audio)).pow(2).mean(1) * weight).mean();
       optimizer.zero_grad();
       (loss_video + loss_audio).backward();
       torch::nn::utils::clip_grad_norm_(model->parameters(), 1.0);
       optimizer.step();
       ++step;
+      if (o.ema_decay > 0) update_ema();
       sum_video += loss_video.item<double>();
       sum_audio += loss_audio.item<double>();
       ++since_log;

@@ -11,12 +11,11 @@
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
 #include "core/error.hpp"
+#include "engine/dialogue_request.hpp"
 #include "engine/pipeline.hpp"
 #include "media/image_io.hpp"
 #include "media/mp4.hpp"
 #include "provenance/finish.hpp"
-#include "studio/caption.hpp"
-#include "studio/dialogue.hpp"
 #ifdef OPSIS_HAVE_MINI
 #include "models/mini/backend.hpp"
 #endif
@@ -69,27 +68,6 @@ void parse_guidance(const std::string& text, engine::GenerateRequest& r) {
   }
 }
 
-// Lines of dialogue named in the prompt are spoken (espeak-ng) from 0.5 s on, one after the
-// other; their phonemes condition the video, their pcm is mixed into the sound.
-void add_dialogue(engine::GenerateRequest& r, int sample_rate) {
-  const studio::ParseResult parsed = studio::parse_prompt(r.prompt, r.seconds);
-  double at = 0.5;
-  r.speech.sample_rate = sample_rate;
-  r.speech.channels = 1;
-  for (const auto& character : parsed.spec.characters) {
-    if (character.line.empty()) continue;
-    const studio::Speech speech = studio::speak(character.line, character.identity, sample_rate);
-    const size_t offset = size_t(at * sample_rate);
-    if (r.speech.samples.size() < offset + speech.pcm.samples.size())
-      r.speech.samples.resize(offset + speech.pcm.samples.size(), 0.0f);
-    for (size_t i = 0; i < speech.pcm.samples.size(); ++i) r.speech.samples[offset + i] += speech.pcm.samples[i];
-    for (const auto& p : speech.phonemes) r.phonemes.push_back({p.phoneme, at + p.start, p.duration, p.viseme, p.openness});
-    std::fprintf(stderr, "dialogue: %s says \"%s\" at %.2f s (%zu phonemes)\n", character.identity.name.c_str(),
-                 character.line.c_str(), at, speech.phonemes.size());
-    at += speech.pcm.seconds() + 0.3;
-  }
-}
-
 std::unique_ptr<engine::Backend> open_model(const GenerateOptions& o) {
 #ifdef OPSIS_HAVE_MINI
   return mini::open_backend(o.model.empty() ? mini::find_weights() : o.model, o.threads);
@@ -122,7 +100,9 @@ void run_generate(const GenerateOptions& o) {
   // Size defaults come from the model, so the image is fitted after the first check.
   r = pipeline.validate(r);
   if (image) r.first_frame = media::resize(*image, r.width, r.height);
-  add_dialogue(r, backend->capabilities().sample_rate);
+  for (const auto& line : engine::add_dialogue(r, backend->capabilities().sample_rate))
+    std::fprintf(stderr, "dialogue: %s says \"%s\" at %.2f s (%zu phonemes)\n", line.speaker.c_str(), line.line.c_str(),
+                 line.start, line.phonemes);
   r = pipeline.validate(r);
 
   engine::GeneratedClip clip;

@@ -27,6 +27,7 @@ struct Capabilities {
   int default_steps = 20;
   double default_guidance_video = 3.0;
   double default_guidance_audio = 2.0;
+  double timestep_shift = 1.0;  // the sampler's time shift (see SamplerOptions::shift)
 };
 
 // One phoneme of a spoken line, on the clip's clock (seconds from the clip's start).

@@ -65,7 +65,11 @@ GeneratedClip Pipeline::run(const GenerateRequest& input, const Progress* progre
   const Capabilities caps = backend_.capabilities();
   const int total_frames = std::max(1, int(std::lround(r.seconds * caps.fps)));
   const int window_frames_max = std::max(2, int(std::lround(caps.window_seconds * caps.fps)));
-  const int windows = (total_frames + window_frames_max - 1) / window_frames_max;
+  // A window after the first also regenerates the previous window's last frame, so it holds at
+  // most window_frames_max - 1 new frames; the windows share the frames evenly.
+  const int windows = total_frames <= window_frames_max
+                          ? 1
+                          : (total_frames + window_frames_max - 2) / (window_frames_max - 1);
 
   GeneratedClip out;
   out.video.width = r.width;
@@ -103,6 +107,7 @@ GeneratedClip Pipeline::run(const GenerateRequest& input, const Progress* progre
     SamplerOptions options;
     options.steps = r.steps;
     options.solver = r.solver;
+    options.shift = caps.timestep_shift;
     options.guidance_video = *r.guidance_video;
     options.guidance_audio = *r.guidance_audio;
     options.seed = r.seed + 0x9e3779b97f4a7c15ull * uint64_t(w);

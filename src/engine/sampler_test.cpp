@@ -175,3 +175,66 @@ TEST(Mix, AddsSpeechAndKeepsThePeakBelowFullScale) {
   EXPECT_NEAR(audio.samples[100], 1.4f * 0.98f / 1.4f, 1e-4);
   EXPECT_NEAR(audio.samples[12000], 0.5f * 0.98f / 1.4f, 1e-4);
 }
+
+namespace {
+
+// A backend that records what the pipeline asks of it: noise levels and window lengths.
+class RecordingBackend : public Backend {
+ public:
+  std::vector<double> noise_levels;
+  std::vector<int> window_frames;
+  Capabilities capabilities() const override {
+    Capabilities c;
+    c.name = "recording";
+    c.window_seconds = 1.0;
+    c.sizes = {{8, 8}};
+    c.fps = 24;
+    c.sample_rate = 0;
+    c.default_steps = 4;
+    c.timestep_shift = 3.0;
+    return c;
+  }
+  Encoded encode(const WindowRequest& r) override {
+    const int frames = int(std::lround(r.seconds * 24));
+    if (frames > 24) throw opsis::InvalidArgument("seconds", "window longer than the model makes");
+    window_frames.push_back(frames);
+    Encoded e;
+    e.positive = std::make_shared<GaussianData>(0.0, 1.0, 0.0, 1.0);
+    e.video_shape = {frames, 8, 8, 3};
+    e.audio_shape = {1};
+    return e;
+  }
+  Latents denoise(const Latents& x, double t, const Conditions&) override {
+    noise_levels.push_back(t);
+    Latents v = x;
+    for (float& value : v.video) value = 0.0f;
+    return v;
+  }
+  Decoded decode(const Latents& x, const WindowRequest& r) override {
+    Decoded d;
+    d.video.width = r.width;
+    d.video.height = r.height;
+    d.video.rgb.assign(x.video.size(), 128);
+    return d;
+  }
+};
+
+}  // namespace
+
+TEST(Pipeline, SamplesAtTheModelsTimeShiftInWindowsItCanMake) {
+  RecordingBackend backend;
+  Pipeline pipeline(backend);
+  GenerateRequest request;
+  request.prompt = "a meadow";
+  request.seconds = 4.0;  // 96 frames; later windows also regenerate the previous last frame
+  request.guidance_video = 1.0;
+  request.guidance_audio = 1.0;
+  const auto clip = pipeline.run(pipeline.validate(request));
+  EXPECT_EQ(clip.video.frame_count(), 96);
+  ASSERT_EQ(backend.window_frames.size(), 5u);
+  for (int frames : backend.window_frames) EXPECT_LE(frames, 24);
+  const auto expected = timesteps(4, 3.0);
+  ASSERT_EQ(backend.noise_levels.size(), 20u);
+  for (size_t i = 0; i < 4; ++i) EXPECT_DOUBLE_EQ(backend.noise_levels[i], expected[i]);
+  EXPECT_GT(backend.noise_levels[1], 0.75 + 0.1);  // shifted: 3 * 0.75 / (1 + 2 * 0.75) = 0.9
+}

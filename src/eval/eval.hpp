@@ -2,7 +2,10 @@
 // `opsis eval`: generates clips from prompts built from the held-out combinations and
 // measures each against what its prompt asked, with probes trained on studio ground truth
 // (setting, object kind, colour, motion, camera move) and signal-level measures
-// (image-to-video first-frame PSNR).
+// (image-to-video first-frame PSNR), and the targets of the opsis-mini issue: impact sync,
+// lip sync, cameo identity, negative prompts and long-clip consistency. Each pixel or sound
+// detector is validated on studio clips (whose ground truth is known) next to its reading
+// of generated clips.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -21,6 +24,71 @@ struct EvalOptions {
   int test_clips = 36;      // studio clips of held-out combinations that test them
   int image_clips = 1;      // image-to-video generations for the first-frame PSNR (0..prompts)
   int width = 128, height = 72;
+  // Targets (0 disables a section).
+  int impact_clips = 4;            // bouncing/falling objects: impacts vs sound onsets (0..24)
+  int lip_clips = 2;               // a character says a line: mouth vs speech energy (0..12)
+  int cameo_clips = 6;             // identity portrait + prompts not naming it (0..36)
+  int negative_clips = 4;          // prompts mentioning rain, each with and without negative "rain" (0..24)
+  double long_seconds = 25;        // one long clip's length; 0 disables, else 6..25
+  int character_train_clips = 200; // studio clips with a character that train setting/weather/identity probes
+  int character_test_clips = 60;   // and test them
+};
+
+// Impacts and sound onsets of one clip (studio or generated).
+struct ImpactReading {
+  int visual_impacts = 0;      // impacts the pixel detector found
+  int with_onset = 0;          // of those, with a sound onset within kSyncTolerance
+  int onsets = 0;              // onsets the sound detector found
+  double seconds = 0;
+  // Studio clips only: the detectors against the truth's ground impacts of visible objects.
+  int truth_impacts = 0;
+  int truth_seen = 0;          // truth impacts with a visual impact within the tolerance
+  int truth_heard = 0;         // truth impacts with a sound onset within the tolerance
+  int visual_true = 0;         // visual impacts with a truth impact within the tolerance
+};
+
+struct ImpactClip {
+  std::string prompt;
+  ImpactReading generated, studio;
+};
+
+struct LipReading {
+  double correlation = 0;  // best mouth/speech-energy correlation at a lag of -1..1 frames
+  int lag = 0;             // its lag, frames (speech later than mouth when positive)
+  double best_any_lag = 0; // best correlation at any lag of -6..6 frames
+  int best_lag = 0;
+  bool met() const;        // correlation >= 0.5 within one frame
+};
+
+struct LipClip {
+  std::string prompt;
+  LipReading generated, studio;
+  double studio_truth_correlation = 0;  // pixel measure vs the truth's drawn mouth openness (studio)
+};
+
+struct CameoClip {
+  std::string prompt;
+  std::vector<std::string> asked, read;  // skin, hair, shirt
+  bool rain_read = false;  // the weather probe's reading (the prompt asks for none): a false-alarm baseline
+};
+
+struct NegativeClip {
+  std::string prompt;
+  bool seen_without = false, seen_with = false;  // the thing read by its probe
+};
+
+struct ProbeScore {
+  std::string attribute;
+  int classes = 0;
+  double chance = 0;
+  double studio_accuracy = 0;
+};
+
+struct LongClipResult {
+  std::string prompt;
+  double seconds = 0, window_seconds = 0;
+  std::vector<std::string> attributes, asked, first, last;  // setting, skin, hair, shirt
+  std::vector<std::string> studio_first, studio_last;       // the probes on the studio render of the same scene
 };
 
 struct AttributeScore {
@@ -44,6 +112,15 @@ struct EvalReport {
   int image_clips = 0;
   double seconds = 0;  // wall time of the whole evaluation
 
+  std::vector<ProbeScore> character_probes;  // setting, weather, skin, hair, shirt on studio clips with a character
+  int character_train_clips = 0, character_test_clips = 0;
+  std::vector<ImpactClip> impacts;
+  std::vector<LipClip> lips;
+  std::vector<CameoClip> cameos;
+  std::vector<NegativeClip> negatives;
+  std::string negative_thing;
+  std::vector<LongClipResult> long_clips;  // zero or one
+
   std::string table() const;
   std::string json() const;
 };
@@ -52,6 +129,8 @@ struct EvalReport {
 void validate(const EvalOptions& options);
 
 EvalReport evaluate(engine::Backend& backend, const EvalOptions& options, const Progress* progress = nullptr);
+
+inline constexpr double kSyncTolerance = 0.042;  // one frame at 24 fps, seconds
 
 // Peak signal-to-noise ratio of two equal-size images, dB (99 when identical).
 double psnr_db(const Image& a, const Image& b);

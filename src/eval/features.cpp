@@ -228,3 +228,193 @@ std::vector<float> clip_features(const Video& video) {
 }
 
 }  // namespace opsis::eval
+
+namespace opsis::eval {
+namespace {
+
+float luma_of(const uint8_t* p) { return 0.299f * p[0] + 0.587f * p[1] + 0.114f * p[2]; }
+
+// Pixel bounds of a box clipped to the picture: x0, y0, x1, y1 (exclusive).
+std::array<int, 4> clipped(const Box& b, int width, int height) {
+  return {std::clamp(int(std::floor(b.x0)), 0, width), std::clamp(int(std::floor(b.y0)), 0, height),
+          std::clamp(int(std::ceil(b.x1)), 0, width), std::clamp(int(std::ceil(b.y1)), 0, height)};
+}
+
+}  // namespace
+
+std::vector<float> region_features(const Video& video, const std::vector<Box>& boxes) {
+  constexpr int kBands = 5;
+  const float band_edges[kBands + 1] = {0.0f, 0.12f, 0.25f, 0.45f, 0.65f, 1.0f};  // of the box height
+  std::vector<double> sum(size_t(kRegionFeatureCount), 0.0);
+  int seen = 0;
+  for (int t = 0; t < video.frame_count() && t < int(boxes.size()); ++t) {
+    if (boxes[size_t(t)].empty()) continue;
+    const Box& b = boxes[size_t(t)];
+    const uint8_t* f = video.frame(t);
+    bool any = false;
+    std::vector<double> frame_values(size_t(kRegionFeatureCount), 0.0);
+    for (int band = 0; band < kBands; ++band) {
+      Box part{b.x0, b.y0 + band_edges[band] * (b.y1 - b.y0), b.x1, b.y0 + band_edges[band + 1] * (b.y1 - b.y0)};
+      const auto [x0, y0, x1, y1] = clipped(part, video.width, video.height);
+      std::array<double, 64> histogram{};
+      double r = 0, g = 0, bl = 0, n = 0;
+      for (int y = y0; y < y1; ++y)
+        for (int x = x0; x < x1; ++x) {
+          const uint8_t* p = f + (size_t(y) * size_t(video.width) + size_t(x)) * 3;
+          histogram[size_t(colour_bin(p))] += 1;
+          r += p[0], g += p[1], bl += p[2], n += 1;
+        }
+      if (n < 1) continue;
+      any = true;
+      double* out = frame_values.data() + size_t(band) * 67;
+      for (size_t i = 0; i < 64; ++i) out[i] = std::sqrt(histogram[i] / n);
+      out[64] = r / n / 255, out[65] = g / n / 255, out[66] = bl / n / 255;
+    }
+    if (!any) continue;
+    for (size_t i = 0; i < sum.size(); ++i) sum[i] += frame_values[i];
+    ++seen;
+  }
+  std::vector<float> out(sum.size(), 0.0f);
+  for (size_t i = 0; i < sum.size(); ++i) out[i] = seen ? float(sum[i] / seen) : 0.0f;
+  return out;
+}
+
+std::vector<double> visual_impacts(const Video& video) {
+  const int frames = video.frame_count(), w = video.width, h = video.height;
+  std::vector<double> impacts;
+  if (frames < 5) return impacts;
+  // Vertical centroid of what changed between frames t - 1 and t + 1 (pixels from the top;
+  // NaN when nothing did). For one moving object it is about the mean of its positions at
+  // t - 1 and t + 1, so it is lowest at the frame the object touches the floor, whether it
+  // then bounces back up or stays (then nothing changes any more).
+  std::vector<double> centre(size_t(frames), std::nan(""));
+  for (int t = 1; t + 1 < frames; ++t) {
+    const uint8_t* after = video.frame(t + 1);
+    const uint8_t* before = video.frame(t - 1);
+    double sy = 0, n = 0;
+    for (int y = 0; y < h; ++y)
+      for (int x = 0; x < w; ++x) {
+        const size_t i = (size_t(y) * size_t(w) + size_t(x)) * 3;
+        if (std::abs(luma_of(after + i) - luma_of(before + i)) > 15) sy += y, n += 1;
+      }
+    if (n >= 3) centre[size_t(t)] = sy / n;
+  }
+  // A floor contact at t: the centroid came down steadily (never up) by at least 1.5% of the
+  // height over the three frames before (an object coming into the picture from above moves
+  // its centroid up first), it is the lowest from t - 2 to t + 1 (where seen), and the next
+  // frame is higher or nothing changes any more.
+  const double least_descent = std::max(1.0, 0.015 * h);
+  int last = -100;
+  for (int t = 3; t + 1 < frames; ++t) {
+    const double a = centre[size_t(t - 3)], b = centre[size_t(t - 1)], c = centre[size_t(t)], next = centre[size_t(t + 1)];
+    if (std::isnan(a) || std::isnan(b) || std::isnan(c)) continue;
+    if (std::isnan(centre[size_t(t - 2)]) || centre[size_t(t - 2)] < a || b < centre[size_t(t - 2)]) continue;
+    if (c - a < least_descent || b > c) continue;
+    if (!std::isnan(next) && next >= c) continue;
+    bool lowest = true;
+    for (int k = -2; k <= 1; ++k)
+      if (t + k >= 0 && t + k < frames && !std::isnan(centre[size_t(t + k)]) && centre[size_t(t + k)] > c) lowest = false;
+    if (!lowest) continue;
+    if (t - last < 4) continue;
+    // Between frames: the lowest point of the parabola through t - 1, t, t + 1.
+    double offset = 0;
+    if (!std::isnan(next)) {
+      const double curvature = b - 2 * c + next;
+      if (curvature < 0) offset = std::clamp(0.5 * (b - next) / curvature, -0.5, 0.5);
+    }
+    impacts.push_back((t + offset) / video.fps());
+    last = t;
+  }
+  return impacts;
+}
+
+std::vector<double> sound_onsets(const Audio& audio) {
+  std::vector<double> onsets;
+  if (audio.sample_rate <= 0 || audio.channels <= 0) return onsets;
+  const size_t window = size_t(audio.sample_rate / 100), hop = std::max<size_t>(1, size_t(audio.sample_rate / 200));
+  const size_t n = audio.frame_count();
+  if (n < window + hop) return onsets;
+  std::vector<double> db;  // one per hop
+  for (size_t start = 0; start + window <= n; start += hop) {
+    double sum = 0;
+    for (size_t i = start; i < start + window; ++i) {
+      const double previous = i > 0 ? audio.samples[(i - 1) * size_t(audio.channels)] : 0.0;
+      const double x = audio.samples[i * size_t(audio.channels)] - 0.97 * previous;
+      sum += x * x;
+    }
+    db.push_back(10 * std::log10(sum / double(window) + 1e-12));
+  }
+  const double loudest = *std::max_element(db.begin(), db.end());
+  const int lookback = 6;  // 30 ms of hops
+  double last = -1;
+  for (size_t k = size_t(lookback); k < db.size(); ++k) {
+    if (db[k] < loudest - 45) continue;
+    double least = db[k - 1];
+    for (size_t j = k - size_t(lookback); j < k; ++j) least = std::min(least, db[j]);
+    if (db[k] - least < 6) continue;
+    const double time = (double(k * hop) + double(window) / 2) / audio.sample_rate;
+    if (last >= 0 && time - last < 0.08) continue;
+    onsets.push_back(time);
+    last = time;
+  }
+  return onsets;
+}
+
+double share_matched(const std::vector<double>& times, const std::vector<double>& references, double tolerance) {
+  if (times.empty()) return 0;
+  int matched = 0;
+  for (double t : times)
+    for (double r : references)
+      if (std::abs(t - r) <= tolerance) {
+        ++matched;
+        break;
+      }
+  return double(matched) / double(times.size());
+}
+
+std::vector<double> mouth_openness(const Video& video, const std::vector<Box>& boxes) {
+  std::vector<double> out;
+  for (int t = 0; t < video.frame_count(); ++t) {
+    double amount = 0;
+    if (t < int(boxes.size()) && !boxes[size_t(t)].empty()) {
+      const auto [x0, y0, x1, y1] = clipped(boxes[size_t(t)], video.width, video.height);
+      for (int y = y0; y < y1; ++y)
+        for (int x = x0; x < x1; ++x) {
+          const uint8_t* p = video.frame(t) + (size_t(y) * size_t(video.width) + size_t(x)) * 3;
+          const float luma = (2.0f * p[0] + 5.0f * p[1] + p[2]) / 8;
+          const bool deep_red = p[0] > 80 && p[1] < 60 && p[2] < 75 && p[0] > 2 * p[1];
+          amount += deep_red ? 1.0 : std::clamp((70.0 - luma) / 40.0, 0.0, 1.0);
+        }
+    }
+    out.push_back(amount);
+  }
+  return out;
+}
+
+std::vector<double> frame_energy(const Audio& audio, int frames, double fps) {
+  std::vector<double> out;
+  const size_t channels = size_t(std::max(1, audio.channels));
+  for (int t = 0; t < frames; ++t) {
+    const size_t a = size_t(t / fps * audio.sample_rate);
+    const size_t b = std::min(audio.frame_count(), size_t((t + 1) / fps * audio.sample_rate));
+    double sum = 0;
+    for (size_t i = a; i < b; ++i) sum += double(audio.samples[i * channels]) * audio.samples[i * channels];
+    out.push_back(b > a ? std::sqrt(sum / double(b - a)) : 0.0);
+  }
+  return out;
+}
+
+double correlation_at_lag(const std::vector<double>& x, const std::vector<double>& y, int lag) {
+  std::vector<double> a, b;
+  for (int t = 0; t < int(x.size()); ++t)
+    if (t + lag >= 0 && t + lag < int(y.size())) a.push_back(x[size_t(t)]), b.push_back(y[size_t(t + lag)]);
+  if (a.size() < 3) return 0;
+  double ma = 0, mb = 0;
+  for (size_t i = 0; i < a.size(); ++i) ma += a[i] / double(a.size()), mb += b[i] / double(b.size());
+  double sab = 0, saa = 0, sbb = 0;
+  for (size_t i = 0; i < a.size(); ++i)
+    sab += (a[i] - ma) * (b[i] - mb), saa += (a[i] - ma) * (a[i] - ma), sbb += (b[i] - mb) * (b[i] - mb);
+  return saa > 1e-12 && sbb > 1e-12 ? sab / std::sqrt(saa * sbb) : 0.0;
+}
+
+}  // namespace opsis::eval

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/error.hpp"
+#include "engine/dialogue_request.hpp"
 #include "engine/pipeline.hpp"
 #include "media/image_io.hpp"
 
@@ -103,6 +104,10 @@ GenerationResult EngineGenerator::generate(const GenerationRequest& request, con
     r.first_frame = fit(*first, r.width, r.height);
   }
   engine::Pipeline pipeline(*backend_);
+  r = pipeline.validate(r);
+  // Lines the prompt gives its characters are spoken (espeak-ng): their phonemes drive the
+  // mouths and their speech is mixed into the sound, as in `opsis generate`.
+  if (caps.dialogue_conditioning) engine::add_dialogue(r, caps.sample_rate);
   engine::GeneratedClip clip = pipeline.run(pipeline.validate(r), progress);
   GenerationResult result{std::move(clip.video), std::move(clip.audio)};
 

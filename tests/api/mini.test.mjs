@@ -3,6 +3,10 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import OpenAI, { toFile } from 'openai';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 
 import { assertValidMp4, makeDataDir, mp4Duration, removeDataDir, startServer, waitFor } from './server.mjs';
 
@@ -46,4 +50,30 @@ test('opsis-mini: create, extend (stitched) and an image as the first frame', as
                                                  input_reference: await toFile(image, 'first.webp', { type: 'image/webp' }) });
   const imageDone = await waitFor(client, fromImage.id);
   assert.equal(imageDone.status, 'completed', JSON.stringify(imageDone.error));
+});
+
+// Mean loudness (dBFS) of the sound between `from` and `to` seconds, read by FFmpeg.
+function meanVolume(bytes, from, to) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'opsis-mini-audio-'));
+  try {
+    const file = path.join(dir, 'clip.mp4');
+    writeFileSync(file, bytes);
+    const run = spawnSync('ffmpeg', ['-hide_banner', '-ss', String(from), '-t', String(to - from), '-i', file,
+                                     '-af', 'volumedetect', '-f', 'null', '-'], { encoding: 'utf8' });
+    const match = String(run.stderr).match(/mean_volume: (-?[\d.]+) dB/);
+    assert.ok(match, `ffmpeg gave no loudness: ${run.stderr}`);
+    return Number(match[1]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('opsis-mini: a line in the prompt is spoken in the served clip', async () => {
+  const plain = await client.videos.create({ prompt: 'Sam waves in a meadow', model: 'opsis-mini', seconds: '2', size: '128x72' });
+  const spoken = await client.videos.create({ prompt: 'Sam waves in a meadow and says "hello there"', model: 'opsis-mini',
+                                              seconds: '2', size: '128x72' });
+  for (const job of [plain, spoken]) assert.equal((await waitFor(client, job.id)).status, 'completed');
+  const quiet = meanVolume(await bytesOf(plain.id), 0.6, 1.3);
+  const speech = meanVolume(await bytesOf(spoken.id), 0.6, 1.3);
+  assert.ok(speech > quiet + 6, `speech at ${speech} dB should be well above the clip without a line (${quiet} dB)`);
 });

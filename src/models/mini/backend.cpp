@@ -36,6 +36,7 @@ class MiniBackend : public engine::Backend {
     caps.default_steps = 16;
     caps.default_guidance_video = 3.0;
     caps.default_guidance_audio = 2.0;
+    caps.timestep_shift = c.timestep_shift;
     return caps;
   }
 

@@ -27,6 +27,9 @@ std::string MiniConfig::to_json() const {
 #define X(field) j[#field] = field;
   OPSIS_MINI_CONFIG_FIELDS(X)
 #undef X
+  j["word_buckets"] = word_buckets;
+  j["timestep_shift"] = timestep_shift;
+  j["layout_grid"] = layout_grid;
   return j.dump();
 }
 
@@ -37,12 +40,15 @@ MiniConfig MiniConfig::from_json(const std::string& text) {
 #define X(field) j.at(#field).get_to(c.field);
     OPSIS_MINI_CONFIG_FIELDS(X)
 #undef X
+    c.word_buckets = j.value("word_buckets", 0);
+    c.timestep_shift = j.value("timestep_shift", 1.0);
+    c.layout_grid = j.value("layout_grid", 0);
   } catch (const nlohmann::json::exception& e) {
     throw InvalidArgument("weights", std::string("opsis-mini config in the weights' metadata is incomplete: ") + e.what());
   }
   if (c.d_model <= 0 || c.heads <= 0 || c.d_model % c.heads || c.d_model % 4 || c.layers <= 0 || c.patch <= 0 ||
       c.frames_per_token <= 0 || c.fps <= 0 || c.sample_rate <= 0 || c.audio_patch <= 0 || c.max_text_bytes <= 0 ||
-      c.identity_size % c.patch || c.phoneme_buckets < 2 || c.long_side <= 0 || c.short_side <= 0)
+      c.identity_size % c.patch || c.phoneme_buckets < 2 || c.word_buckets < 0 || !(c.timestep_shift > 0) || c.layout_grid < 0 || c.layout_grid > 64 || c.long_side <= 0 || c.short_side <= 0)
     throw InvalidArgument("weights", "opsis-mini config in the weights' metadata is inconsistent: " + text);
   return c;
 }

@@ -59,6 +59,7 @@ ConditionInputs condition_inputs(const std::vector<ConditionRow>& rows, int pad_
   std::vector<std::string> texts;
   for (const auto& r : rows) texts.push_back(r.text);
   in.text = text_tokens(texts, c.max_text_bytes);
+  in.text_words = text_word_tokens(texts, c.max_text_bytes, c.word_buckets);
   in.first_frame = torch::zeros({B, pad_h, pad_w, 3});
   in.has_first_frame = torch::zeros({B});
   in.identity = torch::zeros({B, c.identity_size, c.identity_size, 3});
@@ -96,6 +97,7 @@ ConditionInputs condition_inputs(const std::vector<ConditionRow>& rows, int pad_
 ConditionInputs to_device(const ConditionInputs& in, const torch::Device& device) {
   ConditionInputs out;
   out.text = in.text.to(device);
+  out.text_words = in.text_words.defined() ? in.text_words.to(device) : in.text_words;
   out.first_frame = in.first_frame.to(device);
   out.has_first_frame = in.has_first_frame.to(device);
   out.identity = in.identity.to(device);

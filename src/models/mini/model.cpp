@@ -1,5 +1,6 @@
 #include "models/mini/model.hpp"
 
+#include <cctype>
 #include <cmath>
 
 namespace opsis::mini {
@@ -28,6 +29,35 @@ torch::Tensor text_tokens(const std::vector<std::string>& texts, int max_bytes) 
       acc[int64_t(b)][i] = int64_t(ch) + 1;
     }
   return tokens;
+}
+
+torch::Tensor text_word_tokens(const std::vector<std::string>& texts, int max_bytes, int buckets) {
+  auto bytes = text_tokens(texts, max_bytes);  // for the shape
+  auto words = torch::zeros_like(bytes);
+  if (buckets < 2) return words;
+  auto acc = words.accessor<int64_t, 2>();
+  const int64_t L = bytes.size(1);
+  auto is_word = [](unsigned char ch) { return std::isalnum(ch) || ch >= 0x80; };
+  for (size_t b = 0; b < texts.size(); ++b) {
+    const std::string& text = texts[b];
+    const int64_t n = std::min<int64_t>(int64_t(text.size()), L);
+    for (int64_t i = 0; i < n;) {
+      if (!is_word(static_cast<unsigned char>(text[size_t(i)]))) {
+        ++i;
+        continue;
+      }
+      int64_t end = i;
+      uint32_t h = 2166136261u;  // FNV-1a of the lower-cased word
+      while (end < int64_t(text.size()) && is_word(static_cast<unsigned char>(text[size_t(end)]))) {
+        h = (h ^ static_cast<unsigned char>(std::tolower(static_cast<unsigned char>(text[size_t(end)])))) * 16777619u;
+        ++end;
+      }
+      const int64_t bucket = 1 + int64_t(h % uint32_t(buckets - 1));
+      for (int64_t j = i; j < std::min(end, n); ++j) acc[int64_t(b)][j] = bucket;
+      i = end;
+    }
+  }
+  return words;
 }
 
 int phoneme_bucket(const std::string& phoneme, int buckets) {
@@ -137,6 +167,12 @@ MiniModelImpl::MiniModelImpl(const MiniConfig& c) : config(c) {
   const int d = c.d_model;
   text_embed = register_module("text_embed", torch::nn::Embedding(257, d));
   text_position = register_module("text_position", torch::nn::Embedding(c.max_text_bytes, d));
+  if (c.word_buckets > 0) {
+    word_embed = register_module("word_embed", torch::nn::Embedding(c.word_buckets, d));
+    torch::NoGradGuard no_grad;
+    word_embed->weight.normal_(0.0, 0.1);
+    word_embed->weight[0].zero_();
+  }
   text_layers = register_module("text_layers", torch::nn::ModuleList());
   for (int i = 0; i < c.text_layers; ++i) text_layers->push_back(TextLayer(d, c.heads, c.mlp_ratio));
   text_norm = register_module("text_norm", affine_norm(d));
@@ -160,6 +196,7 @@ MiniModelImpl::MiniModelImpl(const MiniConfig& c) : config(c) {
   audio_final_mod = register_module("audio_final_mod", linear(d, 2 * d, true));
   video_out = register_module("video_out", linear(d, c.frames_per_token * c.patch * c.patch * 3, true));
   audio_out = register_module("audio_out", linear(d, c.audio_patch, true));
+  if (c.layout_grid > 0) layout = register_module("layout", linear(d, 3 * c.layout_grid * c.layout_grid, true));
 }
 
 Context MiniModelImpl::encode(const ConditionInputs& in) {
@@ -170,6 +207,7 @@ Context MiniModelImpl::encode(const ConditionInputs& in) {
   auto text_mask = in.text.gt(0);
   auto positions = torch::arange(L, torch::TensorOptions().dtype(torch::kInt64).device(device));
   auto text = text_embed(in.text) + text_position(positions).unsqueeze(0);
+  if (word_embed && in.text_words.defined()) text = text + word_embed(in.text_words);
   for (const auto& layer : *text_layers) text = layer->as<TextLayer>()->forward(text, text_mask.logical_or(positions.eq(0).unsqueeze(0)));
   text = text_norm(text);
   auto text_maskf = text_mask.to(torch::kFloat32).unsqueeze(-1);
@@ -246,6 +284,13 @@ std::pair<torch::Tensor, torch::Tensor> MiniModelImpl::forward(const torch::Tens
   // asked for v directly (which is mostly the noise itself) cannot reproduce per-pixel noise and
   // its samples stay noisy; x0 lies near a low-dimensional manifold and fits (Li & He 2025, "JiT").
   auto x0_video = unpatchify_video(v_tokens, int(Fr), int(H), int(W), c.patch, c.frames_per_token);
+  if (layout) {
+    // [B, 3 g^2] -> [B, 3, g, g] -> bilinear to [B, 3, H, W] -> [B, 1, H, W, 3], every frame
+    const int64_t g = c.layout_grid;
+    auto coarse = layout(context.pooled).view({B, 3, g, g});
+    auto full = F::interpolate(coarse, F::InterpolateFuncOptions().size(std::vector<int64_t>{H, W}).mode(torch::kBilinear).align_corners(false));
+    x0_video = x0_video + full.permute({0, 2, 3, 1}).unsqueeze(1);
+  }
   auto x0_audio = a_tokens.reshape({B, N * c.audio_patch});
   auto inv_t = 1.0 / t.clamp_min(0.05);
   return {(video - x0_video) * inv_t.view({B, 1, 1, 1, 1}), (audio - x0_audio) * inv_t.view({B, 1})};

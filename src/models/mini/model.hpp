@@ -18,6 +18,7 @@ namespace opsis::mini {
 // Conditioning inputs for a batch. Absent parts are zeros with their presence flag 0.
 struct ConditionInputs {
   torch::Tensor text;              // [B, L] int64: UTF-8 byte + 1, 0 = padding
+  torch::Tensor text_words;        // [B, L] int64: bucket of the word byte l belongs to, 0 = none
   torch::Tensor first_frame;       // [B, Hpad, Wpad, 3] float in [-1, 1]
   torch::Tensor has_first_frame;   // [B] float 0/1
   torch::Tensor identity;          // [B, S, S, 3] float in [-1, 1], S = identity_size
@@ -88,6 +89,7 @@ struct MiniModelImpl : torch::nn::Module {
 
   MiniConfig config;
   torch::nn::Embedding text_embed{nullptr}, text_position{nullptr};
+  torch::nn::Embedding word_embed{nullptr};  // only when config.word_buckets > 0
   torch::nn::ModuleList text_layers{nullptr};
   torch::nn::LayerNorm text_norm{nullptr};
   torch::nn::Linear text_pool{nullptr};
@@ -104,6 +106,7 @@ struct MiniModelImpl : torch::nn::Module {
   torch::nn::ModuleList blocks{nullptr};
   torch::nn::Linear video_final_mod{nullptr}, audio_final_mod{nullptr};
   torch::nn::Linear video_out{nullptr}, audio_out{nullptr};
+  torch::nn::Linear layout{nullptr};  // pooled text -> [3 * g * g] coarse colours (config.layout_grid = g > 0)
 };
 TORCH_MODULE(MiniModel);
 
@@ -113,6 +116,9 @@ torch::Tensor sinusoidal(const torch::Tensor& values, int dims, double min_perio
 
 // Inputs from plain data (one batch row each); lengths are padded to the longest.
 torch::Tensor text_tokens(const std::vector<std::string>& texts, int max_bytes);
+// Same layout as text_tokens: for every byte inside a word (a run of letters and digits,
+// lower-cased), that word's hash bucket in [1, buckets); 0 elsewhere.
+torch::Tensor text_word_tokens(const std::vector<std::string>& texts, int max_bytes, int buckets);
 int phoneme_bucket(const std::string& phoneme, int buckets);
 
 // [B, F, H, W, 3] <-> [B, T*Hp*Wp, frames_per_token*patch*patch*3]

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
 #include "engine/pipeline.hpp"
@@ -132,6 +133,52 @@ TEST_F(Fixture, EachConditioningPathChangesBothStreams) {
   EXPECT_GT(difference(run(model, phonemes), run(model, later), true), 1e-4);
 }
 
+TEST_F(Fixture, WordsAreHashedPerByteAndReachTheModel) {
+  const auto words = text_word_tokens({"Red ball, red BALL!", "beach"}, 48, 4096);
+  auto w = words.accessor<int64_t, 2>();
+  EXPECT_EQ(words.size(1), 19);
+  EXPECT_GT(w[0][0], 0);
+  EXPECT_EQ(w[0][0], w[0][2]);   // every byte of "Red" carries its word
+  EXPECT_EQ(w[0][0], w[0][10]);  // case does not matter: "red"
+  EXPECT_EQ(w[0][4], w[0][14]);  // "ball" and "BALL"
+  EXPECT_NE(w[0][0], w[0][4]);
+  EXPECT_EQ(w[0][3], 0);         // space
+  EXPECT_EQ(w[0][8], 0);         // comma
+  EXPECT_EQ(w[0][18], 0);        // "!"
+  EXPECT_EQ(w[1][5], 0);         // padding after "beach"
+  // The word path changes what the model does (on top of the bytes).
+  MiniModel model = random_model(6);
+  const ConditionRow row = text_row("a red ball bounces on a beach");
+  auto inputs = condition_inputs({row}, 24, 32, model->config);
+  torch::NoGradGuard no_grad;
+  const auto with_words = model->encode(inputs).pooled;
+  inputs.text_words = torch::zeros_like(inputs.text_words);
+  EXPECT_GT((with_words - model->encode(inputs).pooled).abs().max().item<double>(), 1e-4);
+}
+
+TEST_F(Fixture, WeightsFromBeforeWordBucketsStillLoad) {
+  MiniConfig old_config = tiny_config();
+  old_config.word_buckets = 0;
+  old_config.layout_grid = 0;
+  torch::manual_seed(8);
+  MiniModel old_model(old_config);
+  const std::string path = temp_weights("opsis_mini_old_config");
+  auto file = to_safetensors(old_model);
+  auto json = nlohmann::json::parse(file.metadata["opsis.config"]);
+  for (const char* field : {"word_buckets", "timestep_shift", "layout_grid"}) json.erase(field);  // written before these existed
+  file.metadata["opsis.config"] = json.dump();
+  safetensors::write(path, file);
+  MiniModel loaded = load_model(path);
+  EXPECT_EQ(loaded->config.word_buckets, 0);
+  EXPECT_FALSE(loaded->word_embed);
+  EXPECT_FALSE(loaded->layout);
+  EXPECT_EQ(loaded->config.timestep_shift, 1.0);
+  loaded->eval();
+  const auto out = run(loaded, text_row("a bird flies left"));
+  EXPECT_TRUE(torch::isfinite(out.first).all().item<bool>());
+  std::filesystem::remove(path);
+}
+
 TEST_F(Fixture, SafetensorsRoundTripKeepsTheModel) {
   MiniModel model = random_model(3);
   const std::string path = temp_weights("opsis_mini_roundtrip");
@@ -229,6 +276,12 @@ TEST_F(Fixture, PipelineIsDeterministicAndMakesLongClipsInWindows) {
   const auto c = pipeline.run(request);
   EXPECT_NE(a.video.rgb, c.video.rgb);
   EXPECT_NE(a.audio.samples, c.audio.samples);
+  // Whole seconds: every later window regenerates the previous last frame, so 4 s of 1 s
+  // windows are five windows, not four windows of 25 frames that the model cannot make.
+  request.seconds = 4.0;
+  const auto whole = pipeline.run(request);
+  EXPECT_EQ(whole.video.frame_count(), 96);
+  EXPECT_EQ(whole.audio.samples.size(), 64000u);
 }
 
 TEST_F(Fixture, PipelineRejectsBadRequestsNamingTheField) {
