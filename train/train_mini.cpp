@@ -42,7 +42,9 @@ struct Options {
   double loss_t_floor = 0.2;
   double shift = 3.0;
   double fast_lr_factor = 3.0;
-  double pure_noise_share = 0.15;  // share of examples trained at t = 1 exactly  // time shift of training (and of sampling, through the saved config)  // loss weight 1/max(t, floor)^2 on the clean-clip error
+  double pure_noise_share = 0.15;  // share of examples trained at t = 1 exactly
+  double first_frame_share = 0.3;  // share of examples given their first frame (image-to-video, window chaining)
+  double sample_window = 4.0;      // seconds one sampling window lasts (saved in the config)  // time shift of training (and of sampling, through the saved config)  // loss weight 1/max(t, floor)^2 on the clean-clip error
   int steps = 100000;
   double minutes = 0;
   int batch = 4;
@@ -160,7 +162,7 @@ Example make_example(std::mt19937_64& rng, const MiniConfig& config, const Optio
     e.row.phonemes.push_back({event.phoneme, event.time - start_seconds, event.duration, viseme, studio::openness_of(viseme)});
   }
   if (unit(rng) < 0.1) e.row.phonemes.clear();
-  if (unit(rng) < 0.3) e.row.first_frame = clip.video.frame_image(start);
+  if (unit(rng) < o.first_frame_share) e.row.first_frame = clip.video.frame_image(start);
   if (!spec.characters.empty() && unit(rng) < 0.5)
     e.row.identity = portrait(spec.characters[0], config.identity_size, rng());
   return e;
@@ -212,6 +214,9 @@ int main(int argc, char** argv) {
   app.add_option("--shift", o.shift, "time shift s of the noise levels, t' = s t / (1 + (s - 1) t); saved for sampling");
   app.add_option("--fast-lr", o.fast_lr_factor, "learning-rate factor of the direct text paths (word embeddings, pooling, layout)");
   app.add_option("--pure-noise", o.pure_noise_share, "share of examples at t = 1 (pure noise: only the conditioning says what to make)");
+  app.add_option("--first-frame", o.first_frame_share, "share of examples conditioned on their first frame");
+  app.add_option("--sample-window", o.sample_window,
+                 "seconds one sampling window lasts (saved for sampling; longer clips chain windows)");
   app.add_option("--loss-t-floor", o.loss_t_floor,
                  "the clean-clip error at noise level t is weighted 1/max(t, floor)^2 (the velocity error is floor 0)");
   app.add_option("--steps", o.steps, "stop after this many optimiser steps (total, across resumes)");
@@ -272,8 +277,11 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "initialised %d tensors from %s (%d new)\n", copied, o.init_path.c_str(), skipped);
       }
     }
-    // Sampling runs in windows as long as the training windows: the model never saw longer ones.
-    model->config.window_seconds = o.window_seconds;
+    // Sampling windows: a 4 s clip made in one pass keeps its scene (measured: clips chained
+    // from 1 s windows through their last frame jump in colour at every joint), although
+    // training sees 1 s windows (time positions are absolute seconds, so longer windows are
+    // the same positions the model has seen, all at once).
+    model->config.window_seconds = o.sample_window;
     model->config.timestep_shift = o.shift;
     model->to(device);
     model->train();

@@ -21,6 +21,7 @@ namespace {
 struct EvalCommandOptions {
   int prompts = 6;
   int steps = 0;
+  double guidance = 0;
   uint64_t seed = 0;
   int train_clips = 120;
   int test_clips = 36;
@@ -42,6 +43,7 @@ void run_eval(const EvalCommandOptions& c) {
   eval::EvalOptions o;
   o.prompts = c.prompts;
   o.steps = c.steps;
+  o.guidance = c.guidance;
   o.seed = c.seed;
   o.train_clips = c.train_clips;
   o.test_clips = c.test_clips;
@@ -87,6 +89,7 @@ void add_eval_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("eval", "measure the built-in model on held-out prompts with studio-trained probes");
   cmd->add_option("--prompts", options->prompts, "generated clips, 1 to 36")->capture_default_str();
   cmd->add_option("--steps", options->steps, "denoising steps (default: the model's)");
+  cmd->add_option("--guidance", options->guidance, "guidance scale for picture and sound (default: the model's)");
   cmd->add_option("--seed", options->seed, "seed of the studio clips and the generations")->capture_default_str();
   cmd->add_option("--train-clips", options->train_clips, "studio clips that train the probes")->capture_default_str();
   cmd->add_option("--test-clips", options->test_clips, "held-out studio clips that test the probes")->capture_default_str();

@@ -132,6 +132,14 @@ GeneratedClip Pipeline::run(const GenerateRequest& input, const Progress* progre
       const size_t end = size_t(skip + frames_here) * samples_per_frame_num / size_t(caps.fps);
       std::vector<float>& s = decoded.audio.samples;
       s.resize(std::max(s.size(), end), 0.0f);
+      // The regenerated frame's sound overlaps the end of what the last window made: cross-fade
+      // over it (linear, one frame long) so the windows join without a click.
+      const size_t overlap = std::min(begin, out.audio.samples.size());
+      for (size_t i = 0; i < overlap; ++i) {
+        const float a = float(i + 1) / float(overlap + 1);
+        float& kept = out.audio.samples[out.audio.samples.size() - overlap + i];
+        kept = (1 - a) * kept + a * s[i];
+      }
       out.audio.samples.insert(out.audio.samples.end(), s.begin() + std::ptrdiff_t(begin), s.begin() + std::ptrdiff_t(end));
     }
     carried = decoded.video.frame_image(skip + frames_here - 1);

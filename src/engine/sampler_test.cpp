@@ -238,3 +238,48 @@ TEST(Pipeline, SamplesAtTheModelsTimeShiftInWindowsItCanMake) {
   for (size_t i = 0; i < 4; ++i) EXPECT_DOUBLE_EQ(backend.noise_levels[i], expected[i]);
   EXPECT_GT(backend.noise_levels[1], 0.75 + 0.1);  // shifted: 3 * 0.75 / (1 + 2 * 0.75) = 0.9
 }
+
+namespace {
+
+// Each window's sound is a constant: its window number (1, 2, ...).
+class SteppedSoundBackend : public RecordingBackend {
+ public:
+  Capabilities capabilities() const override {
+    Capabilities c = RecordingBackend::capabilities();
+    c.sample_rate = 2400;  // 100 samples a frame
+    return c;
+  }
+  Encoded encode(const WindowRequest& r) override {
+    Encoded e = RecordingBackend::encode(r);
+    e.audio_shape = {int64_t(std::lround(r.seconds * 2400))};
+    return e;
+  }
+  Decoded decode(const Latents& x, const WindowRequest& r) override {
+    Decoded d = RecordingBackend::decode(x, r);
+    d.audio.sample_rate = 2400;
+    d.audio.channels = 1;
+    d.audio.samples.assign(x.audio.size(), float(window_frames.size()));
+    return d;
+  }
+};
+
+}  // namespace
+
+TEST(Pipeline, WindowsSoundsJoinWithoutAJump) {
+  SteppedSoundBackend backend;
+  Pipeline pipeline(backend);
+  GenerateRequest request;
+  request.prompt = "a meadow";
+  request.seconds = 2.0;  // 48 frames: three windows
+  request.guidance_video = 1.0;
+  request.guidance_audio = 1.0;
+  const auto clip = pipeline.run(pipeline.validate(request));
+  ASSERT_EQ(backend.window_frames.size(), 3u);
+  const auto& s = clip.audio.samples;
+  ASSERT_EQ(s.size(), 4800u);
+  EXPECT_EQ(s.front(), 1.0f);
+  EXPECT_EQ(s.back(), 3.0f);
+  float largest_step = 0;
+  for (size_t i = 1; i < s.size(); ++i) largest_step = std::max(largest_step, std::fabs(s[i] - s[i - 1]));
+  EXPECT_LT(largest_step, 0.02f) << "a window boundary clicks";
+}

@@ -262,6 +262,7 @@ double elapsed_since(std::chrono::steady_clock::time_point start) {
 
 void validate(const EvalOptions& o) {
   if (o.prompts < 1 || o.prompts > 36) throw InvalidArgument("prompts", "the prompt count is 1 to 36");
+  if (o.guidance < 0 || o.guidance > 30) throw InvalidArgument("guidance", "guidance is 0 (the model's) to 30");
   if (o.steps < 0 || o.steps > 200) throw InvalidArgument("steps", "steps is 0 (the model's default) to 200");
   if (o.train_clips < 20 || o.train_clips > 2000) throw InvalidArgument("train-clips", "train clips is 20 to 2000");
   if (o.test_clips < 5 || o.test_clips > 2000) throw InvalidArgument("test-clips", "test clips is 5 to 2000");
@@ -354,6 +355,7 @@ EvalReport evaluate(engine::Backend& backend, const EvalOptions& o, const Progre
     request.width = o.width;
     request.height = o.height;
     request.steps = o.steps;
+    if (o.guidance > 0) request.guidance_video = request.guidance_audio = o.guidance;
     request.seed = o.seed + uint64_t(i);
     request = pipeline.validate(request);
     report.steps = request.steps;
@@ -397,6 +399,7 @@ EvalReport evaluate(engine::Backend& backend, const EvalOptions& o, const Progre
     request.width = o.width;
     request.height = o.height;
     request.steps = o.steps;
+    if (o.guidance > 0) request.guidance_video = request.guidance_audio = o.guidance;
     request.seed = seed;
     return request;
   };

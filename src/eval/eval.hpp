@@ -19,6 +19,7 @@ namespace opsis::eval {
 struct EvalOptions {
   int prompts = 6;          // generated clips, one per held-out prompt (1..36)
   int steps = 0;            // 0: the model's default
+  double guidance = 0;      // 0: the model's defaults; else this scale for picture and sound
   uint64_t seed = 0;
   int train_clips = 120;    // studio clips that train the probes (no held-out combination)
   int test_clips = 36;      // studio clips of held-out combinations that test them
