@@ -261,19 +261,8 @@ int main(int argc, char** argv) {
       config.text_layers = o.text_layers;
       model = MiniModel(config);
       if (!o.init_path.empty()) {
-        const auto file = safetensors::read(o.init_path);
-        torch::NoGradGuard no_grad;
-        int copied = 0, skipped = 0;
-        for (auto& item : model->named_parameters(true)) {
-          const auto found = file.tensors.find(item.key());
-          if (found == file.tensors.end() || found->second.shape != item.value().sizes().vec()) {
-            ++skipped;
-            continue;
-          }
-          std::vector<float> values = found->second.to_float();
-          item.value().copy_(torch::from_blob(values.data(), item.value().sizes(), torch::kFloat32));
-          ++copied;
-        }
+        const int copied = load_matching(model, safetensors::read(o.init_path));
+        const int skipped = int(model->named_parameters(true).size()) - copied;
         std::fprintf(stderr, "initialised %d tensors from %s (%d new)\n", copied, o.init_path.c_str(), skipped);
       }
     }

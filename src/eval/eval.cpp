@@ -341,6 +341,17 @@ EvalReport evaluate(engine::Backend& backend, const EvalOptions& o, const Progre
 
   // Generated clips: one held-out object with one held-out shot per prompt, in many wordings.
   engine::Pipeline pipeline(backend);
+  auto request_for = [&](const std::string& prompt, double seconds, uint64_t seed) {
+    engine::GenerateRequest request;
+    request.prompt = prompt;
+    request.seconds = seconds;
+    request.width = o.width;
+    request.height = o.height;
+    request.steps = o.steps;
+    if (o.guidance > 0) request.guidance_video = request.guidance_audio = o.guidance;
+    request.seed = seed;
+    return request;
+  };
   const auto& objects = train::held_out_objects();
   const auto& shots = train::held_out_shots();
   std::array<int, kAttributes> right{};
@@ -349,15 +360,8 @@ EvalReport evaluate(engine::Backend& backend, const EvalOptions& o, const Progre
     const auto& ho = objects[size_t(i) % objects.size()];
     const auto& hs = shots[(size_t(i) + size_t(i) / shots.size()) % shots.size()];
     const SceneSpec spec = one_object_scene(hs.setting, ObjectSpec{ho.kind, ho.color, Size::Small, ho.motion}, hs.camera);
-    engine::GenerateRequest request;
-    request.prompt = describe(spec, uint64_t(i), CaptionStyle::Prose);
-    request.seconds = kClipSeconds;
-    request.width = o.width;
-    request.height = o.height;
-    request.steps = o.steps;
-    if (o.guidance > 0) request.guidance_video = request.guidance_audio = o.guidance;
-    request.seed = o.seed + uint64_t(i);
-    request = pipeline.validate(request);
+    engine::GenerateRequest request =
+        pipeline.validate(request_for(describe(spec, uint64_t(i), CaptionStyle::Prose), kClipSeconds, o.seed + uint64_t(i)));
     report.steps = request.steps;
     const auto generated = pipeline.run(request);
     advance(8);
@@ -391,17 +395,6 @@ EvalReport evaluate(engine::Backend& backend, const EvalOptions& o, const Progre
     r.sample_rate = sample_rate > 0 ? sample_rate : 16000;
     r.audio = audio;
     return r;
-  };
-  auto request_for = [&](const std::string& prompt, double seconds, uint64_t seed) {
-    engine::GenerateRequest request;
-    request.prompt = prompt;
-    request.seconds = seconds;
-    request.width = o.width;
-    request.height = o.height;
-    request.steps = o.steps;
-    if (o.guidance > 0) request.guidance_video = request.guidance_audio = o.guidance;
-    request.seed = seed;
-    return request;
   };
 
   // Impact sync: bouncing and falling objects, static camera; visual impacts from the pixels,

@@ -14,6 +14,11 @@ std::string shape_text(const std::vector<int64_t>& shape) {
   out << "]";
   return out.str();
 }
+// parameter <- the file's values (same shape, checked by the caller)
+void copy_values(torch::Tensor& parameter, const safetensors::Tensor& stored) {
+  std::vector<float> values = stored.to_float();
+  parameter.copy_(torch::from_blob(values.data(), parameter.sizes(), torch::kFloat32));
+}
 }  // namespace
 
 safetensors::File to_safetensors(MiniModel& model, safetensors::DType dtype,
@@ -43,8 +48,7 @@ MiniModel from_safetensors(const safetensors::File& file) {
     if (found->second.shape != item.value().sizes().vec())
       throw InvalidArgument("weights", "tensor '" + item.key() + "' has shape " + shape_text(found->second.shape) +
                                            ", the config gives " + shape_text(item.value().sizes().vec()));
-    std::vector<float> values = found->second.to_float();
-    item.value().copy_(torch::from_blob(values.data(), item.value().sizes(), torch::kFloat32));
+    copy_values(item.value(), found->second);
     ++used;
   }
   if (used != file.tensors.size())
@@ -52,6 +56,18 @@ MiniModel from_safetensors(const safetensors::File& file) {
       if (!model->named_parameters(true).contains(name))
         throw InvalidArgument("weights", "tensor '" + name + "' is not part of opsis-mini");
   return model;
+}
+
+int load_matching(MiniModel& model, const safetensors::File& file) {
+  torch::NoGradGuard no_grad;
+  int copied = 0;
+  for (auto& item : model->named_parameters(true)) {
+    const auto found = file.tensors.find(item.key());
+    if (found == file.tensors.end() || found->second.shape != item.value().sizes().vec()) continue;
+    copy_values(item.value(), found->second);
+    ++copied;
+  }
+  return copied;
 }
 
 void save_model(MiniModel& model, const std::string& path, safetensors::DType dtype,

@@ -14,6 +14,9 @@ safetensors::File to_safetensors(MiniModel& model, safetensors::DType dtype = sa
 // Builds the model from the file's config and loads every tensor; throws
 // opsis::InvalidArgument("weights", ...) naming a missing, extra or mis-shaped tensor.
 MiniModel from_safetensors(const safetensors::File& file);
+// Warm start: copies every tensor of the file whose name and shape match a parameter of the
+// model; returns how many parameters were copied (the rest keep their values).
+int load_matching(MiniModel& model, const safetensors::File& file);
 
 void save_model(MiniModel& model, const std::string& path, safetensors::DType dtype = safetensors::DType::F32,
                 const std::map<std::string, std::string>& extra_metadata = {});
