@@ -10,9 +10,8 @@
 #include "cli/commands.hpp"
 #include "core/error.hpp"
 #ifdef OPSIS_HAVE_MINI
-#include "models/mini/backend.hpp"
+#include "models/builtin.hpp"
 #include "models/mini/speed.hpp"
-#include "models/mini/weights.hpp"
 #endif
 
 namespace opsis::cli {
@@ -28,20 +27,19 @@ struct BenchOptions {
 void run_bench(const BenchOptions& o) {
 #ifdef OPSIS_HAVE_MINI
   if (o.seconds < 1 || o.seconds > 25) throw InvalidArgument("seconds", "seconds is 1 to 25");
-  const std::string path = o.model.empty() ? mini::find_weights() : o.model;
-  auto backend = mini::open_backend(path, o.threads);
-  const auto config = mini::load_model(path)->config;
+  auto backend = models::open_builtin(o.model, o.threads);
+  const auto caps = backend->capabilities();
   engine::GenerateRequest r;
   r.prompt = "a red ball bounces on a beach at golden hour, static camera";
   r.negative = "rain";
   r.seconds = o.seconds;
-  r.width = config.long_side;
-  r.height = config.short_side;
+  r.width = caps.sizes.at(0).first;
+  r.height = caps.sizes.at(0).second;
   r.steps = o.steps;
-  const auto s = mini::measure_speed(*backend, config, r);
-  std::printf("opsis bench (opsis-mini): %dx%d, %.1f s clip (%d frames, %zu audio samples), %d steps, guidance %s, %d threads\n",
-              s.width, s.height, s.clip_seconds, s.frames, s.audio_samples, s.steps, s.guided ? "on" : "off",
-              s.torch_threads);
+  const auto s = mini::measure_speed(*backend, r);
+  std::printf("opsis bench (%s): %dx%d, %.1f s clip (%d frames, %zu audio samples), %d steps, guidance %s, %d threads\n",
+              caps.name.c_str(), s.width, s.height, s.clip_seconds, s.frames, s.audio_samples, s.steps,
+              s.guided ? "on" : "off", s.torch_threads);
   std::printf("  wall time            %.2f s\n", s.wall_seconds);
   std::printf("  real-time factor     %.2f (wall / clip length)\n", s.realtime_factor);
   std::printf("  peak memory (RSS)    %.0f MiB\n", s.peak_rss_mib);
@@ -62,7 +60,7 @@ void add_bench_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("bench", "speed of the built-in model on this machine (4 s clip, native size)");
   cmd->add_option("--seconds", options->seconds, "clip length")->capture_default_str();
   cmd->add_option("--steps", options->steps, "denoising steps (default: the model's)");
-  cmd->add_option("--model", options->model, "weights file (default: the shipped opsis-mini)");
+  cmd->add_option("--model", options->model, "opsis-mini (default), opsis-mini-2, or a weights file of either");
   cmd->add_option("--threads", options->threads, "CPU threads (default: all)");
   cmd->callback([options] { run_bench(*options); });
 }

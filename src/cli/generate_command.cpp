@@ -17,7 +17,7 @@
 #include "media/mp4.hpp"
 #include "provenance/finish.hpp"
 #ifdef OPSIS_HAVE_MINI
-#include "models/mini/backend.hpp"
+#include "models/builtin.hpp"
 #endif
 
 namespace opsis::cli {
@@ -70,7 +70,7 @@ void parse_guidance(const std::string& text, engine::GenerateRequest& r) {
 
 std::unique_ptr<engine::Backend> open_model(const GenerateOptions& o) {
 #ifdef OPSIS_HAVE_MINI
-  return mini::open_backend(o.model.empty() ? mini::find_weights() : o.model, o.threads);
+  return models::open_builtin(o.model, o.threads);
 #else
   (void)o;
   throw IoError("this opsis was built without libtorch, so the built-in model opsis-mini is not available");
@@ -136,7 +136,7 @@ void add_generate_command(CLI::App& app) {
   cmd->add_option("--cameo", options->cameo, "identity reference portrait (PNG, JPEG or WebP)");
   cmd->add_option("--steps", options->steps, "denoising steps (default: the model's)");
   cmd->add_option("--guidance", options->guidance, "guidance scale G, or VIDEO,AUDIO");
-  cmd->add_option("--model", options->model, "weights file (default: the shipped opsis-mini)");
+  cmd->add_option("--model", options->model, "opsis-mini (default), opsis-mini-2, or a weights file of either");
   cmd->add_option("--threads", options->threads, "CPU threads (default: all)");
   cmd->add_option("--data-dir", options->data_dir,
                   "where the signing certificate and watermark key live (default: $OPSIS_DATA_DIR, else ./opsis-data)");

@@ -100,6 +100,9 @@ class Backend : public Denoiser {
   // Throws opsis::InvalidArgument naming the field for a request this model cannot honour.
   virtual Encoded encode(const WindowRequest& request) = 0;
   virtual Decoded decode(const Latents& x, const WindowRequest& request) = 0;
+  // 2 x multiply-adds of one denoiser forward pass (batch 1) for this window: what benchmarks
+  // compare with the machine's rate. 0 = not known.
+  virtual double forward_flops(const WindowRequest& request) const { return 0; }
 };
 
 }  // namespace opsis::engine

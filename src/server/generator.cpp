@@ -5,6 +5,7 @@
 #include "core/error.hpp"
 #include "server/studio_generator.hpp"
 #ifdef OPSIS_HAVE_MINI
+#include "models/builtin.hpp"
 #include "models/mini/backend.hpp"
 #include "server/engine_generator.hpp"
 #endif
@@ -53,6 +54,14 @@ std::shared_ptr<ModelRegistry> make_default_registry(const std::string& default_
         mini::open_backend(mini::find_weights())));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "opsis serve: opsis-mini is not served: %s\n", e.what());
+  }
+  // opsis-mini 2 (autoencoder latents + joint generator), once its generator is trained in.
+  try {
+    registry->add(std::make_shared<EngineGenerator>(
+        "opsis-mini-2", "opsis-mini 2: a joint audio-video flow model over learned latents, trained on the studio world (CPU).",
+        models::open_builtin("opsis-mini-2")));
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "opsis serve: opsis-mini-2 is not served: %s\n", e.what());
   }
 #endif
   const std::string target = default_model.empty() ? std::string(StudioGenerator::kName) : registry->resolve(default_model);

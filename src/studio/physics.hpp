@@ -1,6 +1,7 @@
 #pragma once
 // Rigid bodies of the studio world in the x-y plane of their depth lane: gravity, buoyancy,
-// drag, ground friction, restitution, collisions with the ground, the walls and each other
+// drag, ground friction, restitution, collisions with the ground, the walls (for confined
+// bodies: simulate() confines things only in the living room, whose walls are drawn) and each other
 // (impulses along the contact normal, so momentum is conserved). simulate() drives it;
 // world.cpp implements it. Internal to the studio world.
 #include <cstdint>
@@ -59,7 +60,7 @@ struct Contact {
 
 class World {
  public:
-  explicit World(std::vector<Body> bodies, float gravity = kGravity, float wall_x = 5.0f);
+  explicit World(std::vector<Body> bodies, float gravity = kGravity, float wall_x = 7.0f);
 
   // Advances by `dt` (normally kSubstep), appending the contacts faster than kMinImpactSpeed.
   void step(double dt, std::vector<Contact>& contacts);

@@ -17,6 +17,7 @@ struct EntityTruth {
   bool visible = false;        // any part of it inside the picture (and present)
   float x0 = 0, y0 = 0, x1 = 0, y1 = 0;  // screen box, pixels, clipped to the picture
   float mouth_open = 0;        // characters: as drawn
+  float world_x = 0, world_y = 0, world_z = 0;  // where it is in the world, metres (EntityPose x, y, z)
 };
 
 class FrameRenderer {

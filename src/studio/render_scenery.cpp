@@ -671,7 +671,7 @@ void Scenery::draw_background(const View& view, double time, Canvas& canvas, std
 
   if (m.interior) {
     // The room: floor y = 0, ceiling y = 3, back wall z = 13.2, side walls x = +-7.
-    const float ceiling = 3.0f, back = 13.2f, side = 7.0f;
+    const float ceiling = 3.0f, back = 13.2f, side = kRoomHalfWidth;  // the walls the physics has
     const Rgb wall = rgb(222, 200, 168) * k.scenery, wall_stripe = rgb(208, 184, 152) * k.scenery;
     const Rgb skirting = rgb(238, 232, 222) * k.scenery, ceiling_c = rgb(240, 232, 216) * k.scenery * 0.9f;
     const Rgb frame_c = rgb(245, 243, 236) * k.scenery, picture_frame = rgb(92, 60, 36) * k.scenery;

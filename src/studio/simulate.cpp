@@ -12,17 +12,26 @@
 //           drifts down and bounces softly | rolls: blown along the ground by wind | flies:
 //           drifts sideways on the breeze at 2-3 m | spins: turns on its tether |
 //           stays still: bobs on a tether at 1.5 m
-//   bird    flies: flaps across (wraps around off-stage) | bounces: hops in place | rolls:
+//   bird    flies: flaps across and on, out of the picture | bounces: hops in place | rolls:
 //           hops along the ground | falls: flutters down and perches | floats up: takes off
 //           and climbs away | spins: circles in the air | stays still: perches
 //   car     rolls: drives at 3-5 m/s | flies: drives fast, 7-10 m/s | bounces: dropped from
 //           1 m onto its wheels | falls: dropped from 7-8 m | floats up: parked, engine
 //           idling (cars do not float) | spins: turns on the spot (heading flips) |
 //           stays still: parked. Driving cars keep to a road behind the stage (one lane
-//           per direction), pass through the walls and wrap around off-stage; parked and
-//           dropped cars stand on the stage among the other objects.
+//           per direction) and drive on, out of the picture; parked and dropped cars stand
+//           on the stage among the other objects.
+//
+// Left and right: the stage has no walls, so whatever is asked to go left or right goes on
+// that way (out of the frame if it goes far enough), and each ball, box or balloon asked to
+// do so gets a depth lane of its own, starting on the side it moves away from, so nothing
+// it could meet turns it round. The living room's walls are real (drawn, and the physics
+// has them at x = +-kRoomHalfWidth): a ball or box is launched there gently enough to come
+// to rest before the far wall, balloons and cars may end pressed against it, and a bird
+// flies out through it (it is gone once past the wall).
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numbers>
 #include <string>
 #include <utility>
@@ -45,7 +54,8 @@ constexpr float kRoadLanes[2] = {kStageZ + 1.5f, kStageZ + 2.5f};  // cars drivi
 constexpr float kBirdLane = 6.8f;
 constexpr float kBirdFallStart = 7.5f, kBirdFallSpeed = 2.5f;  // a falling bird glides down: m, m/s
 constexpr float kCharacterLanes[2] = {6.6f, 7.1f};
-constexpr float kOffStage = 11.0f;        // cars and birds wrap around beyond |x| = this
+constexpr float kLaneGap = 0.05f;         // metres between the depth extents of neighbouring lanes
+constexpr float kNoWall = std::numeric_limits<float>::infinity();
 constexpr double kSpeechStart = 0.3;      // seconds into the clip where the first line begins
 constexpr double kSpeechGap = 0.4;        // seconds between one line's end and the next's start
 constexpr float kStepLength = 0.7f;       // metres per walking step
@@ -127,8 +137,10 @@ struct ObjectPlan {
   Geometry geo;
   float dir = 0;          // heading of the motion, +1 right, -1 left, 0 none
   float x0 = 0, lane = kObjectLane;
+  float room = kNoWall;   // walls at x = +-room (the living room's), else none
   bool bottom_anchored = true;  // pose y is the bottom (else the centre)
   bool driving = false;         // a car on the road
+  bool sideways = false;        // a ball, box or balloon asked to move left or right: a lane of its own
   int body = -1;                // index in the physics world; -1 for birds
   // balloons: sway of the wind push
   float sway_amplitude = 0, sway_rate = 0, sway_phase = 0, push = 0;
@@ -137,6 +149,11 @@ struct ObjectPlan {
   // birds
   float speed = 0, cruise_height = 0, flap_rate = 0, phase0 = 0;
 };
+
+constexpr float kCarHalfDepth = 0.45f;
+
+// Half the extent along z of an object's body (its lane holds it).
+float half_depth(const ObjectPlan& p) { return p.spec.kind == ObjectKind::Car ? kCarHalfDepth : p.geo.width / 2; }
 
 // Positions along x for the things in one lane, in the given order, with gaps between them
 // drawn from the seed. widths: metres. Returns centres.
@@ -169,8 +186,9 @@ physics::Body make_body(ObjectPlan& plan, const Ground& ground, Rng& rng) {
   b.shape = (kind == ObjectKind::Box || kind == ObjectKind::Car) ? Shape::Box : Shape::Circle;
   b.half_width = g.width / 2;
   b.half_height = b.shape == Shape::Circle ? g.width / 2 : g.height / 2;
-  b.half_depth = kind == ObjectKind::Car ? 0.45f : g.width / 2;
+  b.half_depth = half_depth(plan);
   b.z = plan.lane;
+  b.confined = std::isfinite(plan.room);  // only real walls stop anything
   b.mass = g.mass;
   b.restitution = g.restitution;
   b.x = plan.x0;
@@ -239,7 +257,6 @@ physics::Body make_body(ObjectPlan& plan, const Ground& ground, Rng& rng) {
       case Motion::FliesLeft:
       case Motion::FliesRight:
         b.lift = neutral, b.y = rng.uniform(2.0f, 3.0f), b.on_ground = false;
-        b.confined = false;
         plan.push = dir * 1.5f, plan.sway_amplitude = 0.3f;
         b.vx = dir * 1.0f;
         break;
@@ -254,7 +271,6 @@ physics::Body make_body(ObjectPlan& plan, const Ground& ground, Rng& rng) {
         break;
     }
   } else if (kind == ObjectKind::Car) {
-    b.confined = false;
     b.ground_friction = 6.0f;  // brakes
     switch (motion) {
       case Motion::RollsLeft:
@@ -286,42 +302,67 @@ physics::Body make_body(ObjectPlan& plan, const Ground& ground, Rng& rng) {
   return b;
 }
 
-// What each object is and where it starts: x positions per depth lane (right-movers on the
-// left, left-movers on the right), lanes for the road and a crowded stage.
+// A ball or box launched sideways in the living room: slowed, where need be, so that it comes
+// to rest short of the far wall instead of bouncing back off it. Its lane is its own, so the
+// run alone is the run it will have. Horizontal travel grows at least linearly with the
+// launch speed (the time aloft does not depend on it, rolling adds its square), so scaling
+// the speed by reach / travel always fits; a few halvings then find a faster launch that does.
+void fit_in_room(physics::Body& body, const ObjectPlan& p, double seconds) {
+  const float x0 = body.x;
+  const float reach = p.room - body.half_width - 0.1f - p.dir * x0;  // free run to the far wall
+  auto travel = [&](float scale) {
+    physics::Body free = body;
+    free.confined = false;
+    free.vx *= scale, free.omega *= scale;
+    physics::World alone({free});
+    std::vector<physics::Contact> contacts;
+    float furthest = 0;
+    while (alone.time() < seconds + physics::kSubstep) {
+      alone.step(physics::kSubstep, contacts);
+      contacts.clear();
+      const physics::Body& b = alone.bodies()[0];
+      furthest = std::max(furthest, p.dir * (b.x - x0));
+      if (b.on_ground && b.vx == 0 && b.vy == 0) break;  // at rest
+    }
+    return furthest;
+  };
+  const float full = travel(1.0f);
+  if (full <= reach) return;
+  float fits = reach / full, too_far = 1.0f;
+  for (int i = 0; i < 6; ++i) {
+    const float mid = 0.5f * (fits + too_far);
+    (travel(mid) <= reach ? fits : too_far) = mid;
+  }
+  body.vx *= fits;
+  body.omega *= fits;
+}
+
+// What each object is and where it starts. Things that stay put, fall, bounce, spin or
+// rise share the stage lane (two lanes when crowded), packed along x; each ball, box or
+// balloon asked to move left or right gets a lane of its own just behind them and starts on
+// the side it moves away from; driving cars keep to the road behind those, one lane per
+// direction. Neighbouring lanes are apart by more than their things' depths, so nothing in
+// one can touch anything in another.
 std::vector<ObjectPlan> place_objects(const SceneSpec& spec, uint64_t seed) {
   const int n_objects = int(spec.objects.size());
+  const float room = spec.setting == Setting::LivingRoom ? kRoomHalfWidth : kNoWall;
   std::vector<ObjectPlan> objects(static_cast<size_t>(n_objects));
-  std::vector<int> lane_members;  // on the stage (not birds, not driving cars)
+  std::vector<int> stage_members;  // not birds, not driving cars, not moving sideways
   Rng order_rng = stream(seed, 1, 0);
   for (int i = 0; i < n_objects; ++i) {
     ObjectPlan& p = objects[size_t(i)];
     p.spec = spec.objects[size_t(i)];
     p.geo = geometry(p.spec);
+    p.room = room;
     p.dir = direction_of(p.spec.motion);
     p.bottom_anchored = p.spec.kind != ObjectKind::Balloon && p.spec.kind != ObjectKind::Bird;
     p.driving = p.spec.kind == ObjectKind::Car && p.dir != 0;
-    if (p.spec.kind != ObjectKind::Bird && !p.driving) lane_members.push_back(i);
+    p.sideways = p.dir != 0 && p.spec.kind != ObjectKind::Bird && !p.driving;
+    if (p.spec.kind != ObjectKind::Bird && !p.driving && !p.sideways) stage_members.push_back(i);
   }
-  // driving cars keep to the road behind the stage, one lane per direction, so that they
-  // neither meet head-on nor pin a ball against a wall and stall there
-  for (float dir : {1.0f, -1.0f}) {
-    std::vector<int> members;
-    std::vector<float> widths;
-    for (int i = 0; i < n_objects; ++i)
-      if (objects[size_t(i)].driving && objects[size_t(i)].dir == dir) {
-        members.push_back(i);
-        widths.push_back(objects[size_t(i)].geo.width + 1.0f);  // a gap between cars
-      }
-    Rng pack_rng = stream(seed, 2, dir > 0 ? 10 : 11);
-    const std::vector<float> centres = pack(widths, pack_rng);
-    for (size_t m = 0; m < members.size(); ++m) {
-      objects[size_t(members[m])].x0 = centres[m];
-      objects[size_t(members[m])].lane = dir > 0 ? kRoadLanes[0] : kRoadLanes[1];
-    }
-  }
-  // right-movers first (placed on the left), left-movers last, the rest shuffled between
+  // the stage, in a shuffled order
   std::vector<std::pair<double, int>> keyed;
-  for (int i : lane_members) keyed.push_back({-objects[size_t(i)].dir * 10.0 + order_rng.uniform(), i});
+  for (int i : stage_members) keyed.push_back({order_rng.uniform(), i});
   std::sort(keyed.begin(), keyed.end());
   float total_width = 0;
   for (auto& k : keyed) total_width += objects[size_t(k.second)].geo.width;
@@ -337,6 +378,42 @@ std::vector<ObjectPlan> place_objects(const SceneSpec& spec, uint64_t seed) {
     for (size_t m = 0; m < members.size(); ++m) {
       objects[size_t(members[m])].x0 = centres[m];
       objects[size_t(members[m])].lane = crowded ? kCrowdedLanes[lane] : kObjectLane;
+    }
+  }
+  // the lanes behind, each past the back (largest z + half depth) of everything before it
+  bool placed = false;
+  float back = 0;
+  auto occupy = [&](float lane, float half) {
+    back = placed ? std::max(back, lane + half) : lane + half;
+    placed = true;
+  };
+  auto next_lane = [&](float half) { return placed ? back + kLaneGap + half : kObjectLane; };
+  for (int i : stage_members) occupy(objects[size_t(i)].lane, half_depth(objects[size_t(i)]));
+  for (int i = 0; i < n_objects; ++i) {
+    ObjectPlan& p = objects[size_t(i)];
+    if (!p.sideways) continue;
+    p.lane = next_lane(half_depth(p));
+    occupy(p.lane, half_depth(p));
+    Rng rng = stream(seed, 2, 20 + uint64_t(i));
+    p.x0 = -p.dir * (kStageHalfWidth - 0.4f - p.geo.width / 2 - rng.uniform(0.0f, 1.5f));
+  }
+  // driving cars: one lane per direction, so that they never meet head-on
+  for (float dir : {1.0f, -1.0f}) {
+    std::vector<int> members;
+    std::vector<float> widths;
+    for (int i = 0; i < n_objects; ++i)
+      if (objects[size_t(i)].driving && objects[size_t(i)].dir == dir) {
+        members.push_back(i);
+        widths.push_back(objects[size_t(i)].geo.width + 1.0f);  // a gap between cars
+      }
+    if (members.empty()) continue;
+    const float lane = std::max(dir > 0 ? kRoadLanes[0] : kRoadLanes[1], next_lane(kCarHalfDepth));
+    occupy(lane, kCarHalfDepth);
+    Rng pack_rng = stream(seed, 2, dir > 0 ? 10 : 11);
+    const std::vector<float> centres = pack(widths, pack_rng);
+    for (size_t m = 0; m < members.size(); ++m) {
+      objects[size_t(members[m])].x0 = centres[m];
+      objects[size_t(members[m])].lane = lane;
     }
   }
   return objects;
@@ -358,16 +435,14 @@ BirdState bird_at(const ObjectPlan& p, double t_d) {
   switch (p.spec.motion) {
     case Motion::FliesLeft:
     case Motion::FliesRight: {
-      float x = p.x0 + p.dir * p.speed * t;
-      const float period = 2 * kOffStage;
-      x = x - period * std::floor((x + kOffStage) / period);
+      const float x = p.x0 + p.dir * p.speed * t;  // on and on: out of the picture, never back
       s.x = x;
       s.vx = p.dir * p.speed;
       s.y = p.cruise_height + 0.15f * std::sin(0.5f * kTwoPi * t + p.phase0);
       s.vy = 0.15f * 0.5f * kTwoPi * std::cos(0.5f * kTwoPi * t + p.phase0);
       s.flying = true;
       s.wing_phase = flap;
-      s.present = std::fabs(x) < kOffStage - 1.0f;
+      s.present = std::fabs(x) < p.room;  // out through the living room's wall
       break;
     }
     case Motion::Bounces:
@@ -382,8 +457,8 @@ BirdState bird_at(const ObjectPlan& p, double t_d) {
         s.vy = hop_speed - physics::kGravity * since;
       }
       s.on_ground = since >= aloft;
-      if (p.dir != 0) {  // hops along the ground, 0.5 m/s on average, until near a wall
-        const float limit = kStageHalfWidth - 0.3f;
+      if (p.dir != 0) {  // hops along the ground, 0.5 m/s on average (indoors until near a wall)
+        const float limit = p.room - 0.3f;
         s.x = std::clamp(p.x0 + p.dir * 0.5f * t, -limit, limit);
         s.vx = std::fabs(s.x) < limit ? p.dir * 0.5f : 0;
       }
@@ -410,7 +485,7 @@ BirdState bird_at(const ObjectPlan& p, double t_d) {
         s.y = body + 1.5f * a;
         s.vx = 1.0f * s.heading, s.vy = 1.5f;
         s.flying = true, s.wing_phase = p.phase0 + p.flap_rate * a;
-        s.present = s.y < 12.0f;
+        s.present = s.y < 12.0f && std::fabs(s.x) < p.room;
       }
       break;
     }
@@ -850,6 +925,7 @@ Timeline simulate(const SceneSpec& spec, uint64_t seed, int fps, int sample_rate
       continue;
     }
     physics::Body body = make_body(p, ground, rng);
+    if (p.sideways && body.confined && p.spec.kind != ObjectKind::Balloon) fit_in_room(body, p, seconds);
     if (p.spec.kind == ObjectKind::Car && p.dir == 0) p.dir = rng.sign();  // parked facing
     p.body = int(bodies.size());
     bodies.push_back(body);
@@ -874,11 +950,11 @@ Timeline simulate(const SceneSpec& spec, uint64_t seed, int fps, int sample_rate
     return amount * float(std::exp(-(t - when) / (car ? 0.25 : 0.06)));
   };
   {
-    physics::World world(bodies, physics::kGravity, kStageHalfWidth);
+    physics::World world(bodies, physics::kGravity, kRoomHalfWidth);  // walls for confined bodies only
     std::vector<physics::Body> previous = world.bodies();
     std::vector<physics::Contact> contacts;
     const double h = physics::kSubstep;
-    // one substep: script forces, physics, impacts as events, wrap-arounds and departures
+    // one substep: script forces, physics, impacts as events, departures
     auto advance = [&] {
       previous = world.bodies();
       const float t_now = float(world.time());
@@ -911,10 +987,7 @@ Timeline simulate(const SceneSpec& spec, uint64_t seed, int fps, int sample_rate
         physics::Body& body = world.bodies()[b];
         const ObjectPlan& p = objects[size_t(body_entity[b])];
         if (!body.present) continue;
-        if (p.spec.kind == ObjectKind::Car && std::fabs(body.x) > kOffStage + body.half_width)
-          body.x -= (body.x > 0 ? 2 : -2) * (kOffStage + body.half_width);  // wraps around
-        if (p.spec.kind == ObjectKind::Balloon && (body.y > 14.0f || std::fabs(body.x) > kOffStage))
-          body.present = false;  // gone up or away
+        if (p.spec.kind == ObjectKind::Balloon && body.y > 14.0f) body.present = false;  // gone up
       }
     };
     for (int f = 0; f < frame_count; ++f) {
@@ -928,8 +1001,7 @@ Timeline simulate(const SceneSpec& spec, uint64_t seed, int fps, int sample_rate
         const physics::Body& before = previous[b];
         const int entity = body_entity[b];
         const ObjectPlan& p = objects[size_t(entity)];
-        const bool jumped = std::fabs(now.x - before.x) > 5.0f;  // a wrap-around
-        const float a = jumped ? 1.0f : float(alpha);
+        const float a = float(alpha);
         auto mix = [a](float u, float v) { return u + (v - u) * a; };
         EntityPose& pose = frame.entities[size_t(entity)];
         pose.x = mix(before.x, now.x);

@@ -50,10 +50,22 @@ Clip render_clip(const SceneSpec& spec, const RenderOptions& options, const Prog
     truth.shot = state.camera.shot;
     truth.camera = state.camera;
     renderer.draw(state, clip.video.frame(i), &truth.entities);
+    for (EntityTruth& e : truth.entities) {
+      const EntityPose& pose = state.entities.at(size_t(e.entity));
+      e.world_x = pose.x, e.world_y = pose.y, e.world_z = pose.z;
+    }
     clip.truth.frames.push_back(std::move(truth));
     if (progress && (i % 8 == 7 || i + 1 == frame_count)) Progress::step(progress, picture_share * (i + 1) / frame_count);
   }
-  if (options.audio) clip.audio = synthesize_sound(spec, timeline, options.seed);
+  if (options.audio) {
+    if (options.speech) {
+      clip.audio = synthesize_sound(spec, timeline, options.seed);
+    } else {
+      Timeline without_speech = timeline;
+      without_speech.speech.clear();
+      clip.audio = synthesize_sound(spec, without_speech, options.seed);
+    }
+  }
   clip.truth.events = timeline.events;
   Progress::step(progress, 1.0);
   return clip;
@@ -103,7 +115,10 @@ std::string truth_json(const SceneSpec& spec, const Clip& clip) {
   for (const FrameTruth& f : clip.truth.frames) {
     json boxes = json::array();
     for (const EntityTruth& e : f.entities) {
-      json b = {{"entity", e.entity}, {"visible", e.visible}, {"box", {e.x0, e.y0, e.x1, e.y1}}};
+      json b = {{"entity", e.entity},
+                {"visible", e.visible},
+                {"box", {e.x0, e.y0, e.x1, e.y1}},
+                {"position", {e.world_x, e.world_y, e.world_z}}};
       if (size_t(e.entity) >= spec.objects.size()) b["mouth_open"] = e.mouth_open;
       boxes.push_back(std::move(b));
     }

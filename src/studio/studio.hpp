@@ -20,6 +20,7 @@ struct RenderOptions {
   int sample_rate = 48000;
   uint64_t seed = 0;
   bool audio = true;
+  bool speech = true;  // false: the sound without the characters' spoken lines (the truth keeps their phonemes)
 };
 
 struct FrameTruth {
@@ -47,7 +48,9 @@ Clip render_clip(const SceneSpec& spec, const RenderOptions& options, const Prog
 // The spec as JSON text (canonical vocabulary words).
 std::string spec_json(const SceneSpec& spec);
 
-// Ground truth as JSON text: per frame camera, boxes, visibility, mouth; events with times.
+// Ground truth as JSON text: per frame camera, boxes, visibility, mouth, and each entity's
+// world position ("position": [x, y, z] in metres, as in world.hpp: x to the right, y up, z
+// away from the camera's start); events with times.
 std::string truth_json(const SceneSpec& spec, const Clip& clip);
 
 }  // namespace opsis::studio

@@ -123,6 +123,40 @@ TEST(RenderClip, EveryWordOfTheVocabularyRenders) {
   }
 }
 
+TEST(RenderClip, TruthShowsSidewaysObjectsEndDisplacedTheAskedWay) {
+  // issue 15, read as a user would from the truth JSON: every kind asked to go left or right,
+  // beside a crate that stays still and something rolling the other way, at every framing and
+  // a camera move, in every setting: the net displacement (last frame's position minus the
+  // first's) is the asked way
+  const Motion motions[] = {Motion::RollsLeft, Motion::RollsRight, Motion::FliesLeft, Motion::FliesRight};
+  RenderOptions o;
+  o.width = 48, o.height = 32, o.fps = 6, o.audio = false;
+  int clips = 0;
+  for (int kind = 0; kind < int(kObjectKindNames.size()); ++kind)
+    for (int m = 0; m < 4; ++m)
+      for (int framing = 0; framing < 3; ++framing) {
+        const int n = clips++;
+        const float dir = m % 2 ? 1.0f : -1.0f;
+        SceneSpec spec;
+        spec.setting = Setting(n % int(kSettingNames.size()));
+        spec.objects = {{ObjectKind(kind), Color::Red, Size(n % 2), motions[m]},
+                        {ObjectKind::Box, Color::Blue, Size::Large, Motion::StaysStill},
+                        {ObjectKind::Ball, Color::Green, Size::Large, dir > 0 ? Motion::RollsLeft : Motion::RollsRight}};
+        spec.shots[0] = ShotSpec{CameraMove(n % int(kCameraMoveNames.size())), CameraSpeed::Fast, Framing(framing),
+                                 Lens::Standard, 2.0 + n % 5};
+        o.seed = uint64_t(n);
+        const nlohmann::json truth = nlohmann::json::parse(truth_json(spec, render_clip(spec, o)));
+        const auto& frames = truth["frames"];
+        ASSERT_GE(frames.size(), 2u);
+        for (size_t i : {size_t(0), size_t(2)}) {
+          const float x0 = frames.front()["entities"][i]["position"][0].get<float>();
+          const float x1 = frames.back()["entities"][i]["position"][0].get<float>();
+          const float asked = i == 0 ? dir : -dir;
+          EXPECT_GT(asked * (x1 - x0), 0.1f) << describe(spec, 0, CaptionStyle::Prose) << " (entity " << i << ")";
+        }
+      }
+}
+
 TEST(RenderClip, RefusesBadSpecsAndOptions) {
   SceneSpec spec;
   RenderOptions o = small();

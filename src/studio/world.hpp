@@ -16,7 +16,12 @@
 namespace opsis::studio {
 
 inline constexpr float kStageZ = 8.0f;       // centre of the action
-inline constexpr float kStageHalfWidth = 5.0f;  // walls at x = +-kStageHalfWidth
+// Things start within x = +-kStageHalfWidth (a wide shot frames 10 m across the frame's
+// shorter side there). The stage has no walls: what moves sideways moves on, out of the
+// frame if it goes far enough. The only walls are the living room's, drawn at
+// x = +-kRoomHalfWidth (its back wall is far behind everything).
+inline constexpr float kStageHalfWidth = 5.0f;
+inline constexpr float kRoomHalfWidth = 7.0f;
 
 // Physical size of an entity. Balls and balloons: radius. Boxes: width = height = depth.
 // Cars: length (x) and height. Birds: wingspan. Characters: standing height.
@@ -36,9 +41,11 @@ Geometry geometry(const CharacterSpec& character);
 // y is the bottom of balls, boxes (the lowest corner of a turned box), cars and characters
 // (0 = standing on the ground) and the centre of the body of balloons (of the round part,
 // diameter = width; the knot hangs below) and birds.
-// Depth lanes: objects at z = kStageZ (a crowded stage puts them at kStageZ -+ 0.5), driving
-// cars on a road behind (kStageZ + 1.5 going right, + 2.5 going left), birds at 6.8,
-// characters in front at 6.6 and 7.1.
+// Depth lanes: objects at z = kStageZ (a crowded stage puts them at kStageZ -+ 0.5); each
+// ball, box or balloon asked to move left or right in a lane of its own just behind them (so
+// that nothing it could meet turns it round); driving cars on a road behind those (from
+// kStageZ + 1.5 going right, + 2.5 going left, farther back when the lanes in front need the
+// room); birds at 6.8, characters in front at 6.6 and 7.1.
 struct EntityPose {
   float x = 0, y = 0, z = kStageZ;  // bottom centre (grounded things) or centre (fliers), metres
   float angle = 0;                  // rotation in the picture plane, radians, counter-clockwise
@@ -109,8 +116,13 @@ struct Timeline {
 };
 
 // Runs the world: physics (gravity, restitution, friction, collisions with the ground, the
-// walls and each other, momentum conserved), character actions, dialogue timing, and the
-// camera through each shot. Deterministic for (spec, seed, fps, sample_rate).
+// living room's walls and each other, momentum conserved), character actions, dialogue
+// timing, and the camera through each shot. Deterministic for (spec, seed, fps, sample_rate).
+//
+// An object asked to move left or right (rolls, flies) ends the clip displaced that way: it
+// meets nothing in its lane, the stage has no walls, and in the living room it is launched
+// gently enough to come to rest before the far wall (a balloon blown along, or a car driving,
+// may end against that wall, which the picture shows).
 Timeline simulate(const SceneSpec& spec, uint64_t seed, int fps, int sample_rate);
 
 // Pinhole projection of a world point into a width x height frame.

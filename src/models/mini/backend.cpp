@@ -7,6 +7,7 @@
 
 #include "core/error.hpp"
 #include "models/mini/inputs.hpp"
+#include "models/mini/speed.hpp"
 #include "models/mini/weights.hpp"
 
 namespace opsis::mini {
@@ -124,6 +125,15 @@ class MiniBackend : public engine::Backend {
       v.audio.assign(pa, pa + x.audio.size());
     }
     return out;
+  }
+
+  double forward_flops(const engine::WindowRequest& r) const override {
+    const MiniConfig& c = model_->config;
+    const int frames = c.frames_for(r.seconds);
+    const double nv = double(frames / c.frames_per_token) * (c.padded(r.height) / c.patch) * (c.padded(r.width) / c.patch);
+    const double na = c.audio_tokens_for(frames);
+    const double lc = 1 + std::min<double>(double(r.prompt.size()), c.max_text_bytes) + 16;
+    return mini::forward_flops(c, nv, na, lc);
   }
 
   engine::Decoded decode(const engine::Latents& x, const engine::WindowRequest& r) override {

@@ -34,7 +34,6 @@ int main(int argc, char** argv) {
     if (model_path.empty()) model_path = opsis::mini::find_weights();
     auto backend = opsis::mini::open_backend(model_path, threads);
     const auto caps = backend->capabilities();
-    const auto config = opsis::mini::load_model(model_path)->config;
     opsis::engine::GenerateRequest r;
     r.prompt = "a red ball bounces on a beach at golden hour, static camera";
     r.negative = "rain";
@@ -42,7 +41,7 @@ int main(int argc, char** argv) {
     r.width = width;
     r.height = height;
     r.steps = steps;
-    const auto s = opsis::mini::measure_speed(*backend, config, r);
+    const auto s = opsis::mini::measure_speed(*backend, r);
     std::printf("opsis-mini bench: %dx%d, %.1f s clip (%d frames, %zu audio samples), %d steps, guidance %s, %d torch threads\n",
                 s.width, s.height, s.clip_seconds, s.frames, s.audio_samples, s.steps, s.guided ? "on" : "off",
                 s.torch_threads);

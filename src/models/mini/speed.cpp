@@ -40,7 +40,7 @@ double forward_flops(const MiniConfig& c, double nv, double na, double lc) {
   return blocks + io;
 }
 
-SpeedReport measure_speed(engine::Backend& backend, const MiniConfig& config, engine::GenerateRequest request) {
+SpeedReport measure_speed(engine::Backend& backend, engine::GenerateRequest request) {
   engine::Pipeline pipeline(backend);
   request = pipeline.validate(request);
   SpeedReport report;
@@ -50,14 +50,15 @@ SpeedReport measure_speed(engine::Backend& backend, const MiniConfig& config, en
   report.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   const double seconds = request.seconds;
-  const int window_frames = config.frames_for(std::min(seconds, config.window_seconds));
-  const int windows = int(std::ceil(seconds / config.window_seconds - 1e-9));
-  const double nv = double(window_frames / config.frames_per_token) * (config.padded(request.height) / config.patch) *
-                    (config.padded(request.width) / config.patch);
-  const double na = config.audio_tokens_for(window_frames);
-  const double lc = 1 + std::min<double>(double(request.prompt.size()), config.max_text_bytes) + 16;
+  const double window = backend.capabilities().window_seconds;
+  const int windows = int(std::ceil(seconds / window - 1e-9));
+  engine::WindowRequest first;
+  first.prompt = request.prompt;
+  first.seconds = std::min(seconds, window);
+  first.width = request.width;
+  first.height = request.height;
   report.guided = *request.guidance_video != 1.0 || *request.guidance_audio != 1.0;
-  report.transformer_flops = windows * request.steps * (report.guided ? 2 : 1) * forward_flops(config, nv, na, lc);
+  report.transformer_flops = windows * request.steps * (report.guided ? 2 : 1) * backend.forward_flops(first);
   report.width = request.width;
   report.height = request.height;
   report.steps = request.steps;

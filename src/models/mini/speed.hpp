@@ -33,7 +33,8 @@ double matmul_flops_per_second();
 // tokens and lc conditioning tokens.
 double forward_flops(const MiniConfig& config, double nv, double na, double lc);
 
-// Runs `request` (defaults filled in by the pipeline) once and times it.
-SpeedReport measure_speed(engine::Backend& backend, const MiniConfig& config, engine::GenerateRequest request);
+// Runs `request` (defaults filled in by the pipeline) once and times it; the transformer's
+// work comes from the backend's forward_flops (any built-in model).
+SpeedReport measure_speed(engine::Backend& backend, engine::GenerateRequest request);
 
 }  // namespace opsis::mini

@@ -1,0 +1,22 @@
+#pragma once
+// The built-in models by name or weights file: "opsis-mini" (the first, pixel-patch model),
+// "opsis-mini-2" (autoencoder latents + joint generator), or a path to a weights file whose
+// metadata says which of the two it is. Torch-free header.
+#include <memory>
+#include <string>
+
+#include "engine/backend.hpp"
+
+namespace opsis::models {
+
+// The built-in model used when none is named.
+inline constexpr const char* kDefaultBuiltin = "opsis-mini";
+
+// Path of a built-in model's shipped weights, or `name_or_path` itself when it is not a
+// built-in name. Throws opsis::IoError when the shipped file cannot be found.
+std::string builtin_weights(const std::string& name_or_path);
+
+// Opens the model; throws opsis::IoError (unreadable) or opsis::InvalidArgument("weights", ...).
+std::unique_ptr<engine::Backend> open_builtin(const std::string& name_or_path, int threads = 0);
+
+}  // namespace opsis::models

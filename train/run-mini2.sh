@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Starts (or resumes) opsis-mini 2's training in the background, niced, as every working
+# session should: the video autoencoder first (until its run folder says it is frozen), then
+# the joint generator, which resumes from its run folder or, when that was lost with the
+# machine, continues from the shipped weights (models/opsis-mini-2.safetensors).
+#
+#   bash train/run-mini2.sh [RUNS_DIR]     (default ../runs beside the checkout)
+# Stop it with: pkill -INT -f opsis-train-mini2   (it saves before exiting)
+# Export after a stop: the trainers write models/opsis-mini-2.safetensors at each checkpoint.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-../runs}
+mkdir -p "$runs"
+threads=${OPSIS_TRAIN_THREADS:-2}
+if pgrep -f "opsis-train-mini2" >/dev/null; then
+  echo "a opsis-mini 2 trainer is already running"; exit 0
+fi
+if [ ! -f "$runs/mini2-ae/FROZEN" ] && ! python3 - <<'PY' 2>/dev/null
+import json,struct,sys
+f=open("models/opsis-mini-2.safetensors","rb"); n=struct.unpack("<Q",f.read(8))[0]
+cfg=json.loads(json.loads(f.read(n))["__metadata__"]["opsis.config"]); sys.exit(0 if "generator" in cfg else 1)
+PY
+then
+  echo "training the video autoencoder (log: $runs/mini2-ae.log)"
+  nohup nice -n 10 ./build/train/opsis-train-mini2-autoencoder --out "$runs/mini2-ae" \
+    --export models/opsis-mini-2.safetensors --threads "$threads" --batch 24 --checkpoint-every 100 \
+    >> "$runs/mini2-ae.log" 2>&1 &
+  exit 0
+fi
+init=()
+[ -f "$runs/mini2/checkpoint.safetensors" ] || {
+  if [ -f "$runs/mini2-ae/FROZEN" ]; then init=(--autoencoder "$runs/mini2-ae/ema.safetensors"); else init=(--init models/opsis-mini-2.safetensors); fi
+}
+echo "training the generator (log: $runs/mini2.log)"
+nohup nice -n 10 ./build/train/opsis-train-mini2 --out "$runs/mini2" --export models/opsis-mini-2.safetensors \
+  "${init[@]}" --threads "$threads" --batch 8 --windows "${OPSIS_TRAIN_WINDOWS:-1,2}" --checkpoint-every 100 \
+  >> "$runs/mini2.log" 2>&1 &

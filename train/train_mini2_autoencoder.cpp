@@ -1,0 +1,414 @@
+// opsis-train-mini2-autoencoder: trains opsis-mini 2's video autoencoder on frame pairs of
+// freshly rendered studio clips (no dataset on disk). Rendering runs on a background thread.
+// The loss: squared error, weighted up inside the truth boxes of objects and characters (small
+// things are a sliver of a plain MSE), plus a per-cell classifier on the latent (which object
+// colour or character covers each cell) so that the latent says what the generator needs.
+// The decoder learns on latents with relative noise added, so that it tolerates the imperfect
+// latents a generator makes. Checkpoints resume exactly; SIGINT/SIGTERM stop and save.
+#include <CLI/CLI.hpp>
+#include <torch/torch.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <csignal>
+#include <cstdio>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "models/mini2/frames.hpp"
+#include "models/mini2/video_autoencoder.hpp"
+#include "models/mini2/weights.hpp"
+#include "media/image_io.hpp"
+#include "studio/studio.hpp"
+#include "train/holdout.hpp"
+#include "train/scenes.hpp"
+#include "train/studio_truth.hpp"
+
+namespace {
+using namespace opsis;
+using namespace opsis::mini2;
+namespace fs = std::filesystem;
+
+std::atomic<bool> g_stop{false};
+void on_signal(int) { g_stop = true; }
+
+struct Options {
+  std::string out_dir = "runs/mini2-autoencoder";
+  std::string export_path;
+  double minutes = 0;
+  int steps = 1000000;
+  int batch = 24;  // frame pairs per step
+  double lr = 1e-3;
+  double ema_decay = 0.999;
+  double latent_noise = 0.1;   // relative to the latent's std
+  double object_weight = 4.0;  // extra squared-error weight inside truth boxes
+  double cell_weight = 0.05;
+  int pairs_per_clip = 4;
+  int threads = 0;
+  int render_threads = 1;
+  int log_every = 10;
+  int checkpoint_every = 200;
+  uint64_t seed = 1;
+  int evaluate = 0;          // > 0: only measure the saved EMA weights on this many held-out clips
+  std::string preview_dir;   // with --evaluate: original/reconstruction frame strips as PNG
+};
+
+struct Pair {
+  torch::Tensor frames;  // [2, Hp, Wp, 3]
+  torch::Tensor weight;  // [2, Hp, Wp]
+  torch::Tensor cells;   // [h, w] int64 class of each latent cell (first frame of the pair)
+};
+
+class PairQueues {
+ public:
+  PairQueues(size_t sizes, size_t capacity) : queues_(sizes), capacity_(capacity) {}
+  void push(size_t s, std::vector<Pair> pairs) {
+    std::unique_lock lock(mutex_);
+    space_.wait(lock, [&] { return g_stop || total() < capacity_; });
+    if (g_stop) return;
+    for (auto& p : pairs) queues_[s].push_back(std::move(p));
+    ready_.notify_all();
+  }
+  std::vector<Pair> take(size_t count) {
+    std::unique_lock lock(mutex_);
+    size_t chosen = 0;
+    ready_.wait(lock, [&] {
+      if (g_stop) return true;
+      for (size_t i = 0; i < queues_.size(); ++i)
+        if (queues_[i].size() >= count) return chosen = i, true;
+      return false;
+    });
+    std::vector<Pair> out;
+    if (g_stop) return out;
+    // Pairs of one clip sit together: take from random places so a batch mixes clips.
+    auto& q = queues_[chosen];
+    for (size_t i = 0; i < count; ++i) {
+      const size_t at = size_t(rng_() % q.size());
+      out.push_back(std::move(q[at]));
+      q.erase(q.begin() + std::ptrdiff_t(at));
+    }
+    space_.notify_all();
+    return out;
+  }
+  void wake_all() {
+    ready_.notify_all();
+    space_.notify_all();
+  }
+
+ private:
+  size_t total() const {
+    size_t n = 0;
+    for (const auto& q : queues_) n += q.size();
+    return n;
+  }
+  std::vector<std::deque<Pair>> queues_;
+  size_t capacity_;
+  std::mutex mutex_;
+  std::condition_variable ready_, space_;
+  std::mt19937_64 rng_{7};
+};
+
+void render_worker(int index, const AutoencoderConfig& config, const Options& o, PairQueues& queues, std::atomic<long>& clips) {
+  std::mt19937_64 rng(o.seed * 1000003ull + uint64_t(index) * 7919ull + uint64_t(std::time(nullptr)));
+  const auto sizes = config.sizes();
+  std::discrete_distribution<size_t> size_choice({2.0, 1.0, 1.0});  // 16:9 most often
+  while (!g_stop) {
+    const size_t s = size_choice(rng);
+    const auto [width, height] = sizes[s];
+    try {
+      const studio::SceneSpec spec = train::random_scene(rng, 2.0);
+      const studio::RenderOptions options{width, height, config.fps, 16000, rng(), false};
+      const studio::Clip clip = studio::render_clip(spec, options);
+      const int pad_h = config.padded(height), pad_w = config.padded(width);
+      std::vector<Pair> pairs;
+      for (int i = 0; i < o.pairs_per_clip; ++i) {
+        const int pairs_in_clip = clip.video.frame_count() / 2;
+        const int first = 2 * std::uniform_int_distribution<int>(0, pairs_in_clip - 1)(rng);
+        Pair p;
+        p.frames = frames_tensor(clip.video, first, 2, pad_h, pad_w);
+        const auto& a = clip.truth.frames[size_t(first)];
+        const auto& b = clip.truth.frames[size_t(first + 1)];
+        p.weight = torch::stack({train::box_weight_map(spec, a, pad_h, pad_w, o.object_weight),
+                                 train::box_weight_map(spec, b, pad_h, pad_w, o.object_weight)});
+        p.cells = train::cell_classes(spec, a, pad_h, pad_w);
+        pairs.push_back(std::move(p));
+      }
+      queues.push(s, std::move(pairs));
+      ++clips;
+    } catch (const std::exception& ex) {
+      std::fprintf(stderr, "render worker %d: skipped a scene: %s\n", index, ex.what());
+    }
+  }
+}
+
+void save_part(VideoAutoencoder& model, const std::string& path, safetensors::DType dtype,
+               const std::map<std::string, std::string>& meta) {
+  safetensors::File file;
+  file.metadata = meta;
+  Mini2Config config;
+  config.autoencoder = model->config;
+  file.metadata["opsis.config"] = config.to_json();
+  file.metadata["opsis.model"] = kFormat;
+  add_tensors(file, *model, "autoencoder.", dtype);
+  safetensors::write(path, file);
+}
+
+// Measures the autoencoder on studio clips of the held-out combinations (the generator's
+// evaluation prompts): PSNR over the picture and inside the truth boxes, decode time.
+int evaluate(const Options& o) {
+  const std::string ema_path = (fs::path(o.out_dir) / "ema.safetensors").string();
+  const auto file = safetensors::read(ema_path);
+  const AutoencoderConfig config = read_config(file).autoencoder;
+  VideoAutoencoder model(config);
+  load_tensors(*model, file, "autoencoder.");
+  model->eval();
+  torch::NoGradGuard no_grad;
+  if (!o.preview_dir.empty()) fs::create_directories(o.preview_dir);
+  const auto& objects = train::held_out_objects();
+  const auto& shots = train::held_out_shots();
+  const auto sizes = config.sizes();
+  std::mt19937_64 rng(o.seed);
+  double sum_psnr = 0, sum_object_psnr = 0, decode_ms = 0;
+  int object_clips = 0, frames_decoded = 0;
+  for (int i = 0; i < o.evaluate; ++i) {
+    studio::SceneSpec spec;
+    const auto& shot = shots[size_t(i) % shots.size()];
+    const auto& object = objects[size_t(i) % objects.size()];
+    spec.setting = shot.setting;
+    spec.time_of_day = studio::TimeOfDay(i % 3);
+    spec.shots[0].camera = shot.camera;
+    spec.shots[0].seconds = 2.0;
+    spec.objects.push_back({object.kind, object.color, studio::Size(i % 2), object.motion});
+    if (i % 3 == 0) {
+      studio::CharacterSpec character;
+      character.identity.name = "Mia";
+      character.action = studio::Action::Waves;
+      spec.characters.push_back(character);
+    }
+    const auto [width, height] = sizes[size_t(i) % sizes.size()];
+    const studio::Clip clip = studio::render_clip(spec, {width, height, config.fps, 16000, rng(), false});
+    const int frames = clip.video.frame_count() / 2 * 2;
+    const int pad_h = config.padded(height), pad_w = config.padded(width);
+    auto x = frames_tensor(clip.video, 0, frames, pad_h, pad_w).unsqueeze(0);
+    auto z = model->encode(x);
+    const auto started = std::chrono::steady_clock::now();
+    auto y = model->decode(z).clamp(-1, 1);
+    decode_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+    frames_decoded += frames;
+    auto crop = [&](const torch::Tensor& t) { return t[0].narrow(1, 0, height).narrow(2, 0, width); };
+    auto squared = (crop(y) - crop(x)).pow(2).mean(-1);  // [F, h, w]
+    sum_psnr += 10 * std::log10(4.0 / squared.mean().item<double>());
+    std::vector<torch::Tensor> inside;
+    for (int f = 0; f < frames; ++f)
+      inside.push_back(train::box_weight_map(spec, clip.truth.frames[size_t(f)], height, width, 1.0) > 1);
+    auto mask = torch::stack(inside).to(torch::kFloat32);
+    if (mask.sum().item<double>() > 0) {
+      sum_object_psnr += 10 * std::log10(4.0 / ((squared * mask).sum() / mask.sum()).item<double>());
+      ++object_clips;
+    }
+    if (!o.preview_dir.empty() && i < 6) {
+      // 4 frames across the clip: originals above, reconstructions below.
+      Image strip(4 * width, 2 * height);
+      for (int k = 0; k < 4; ++k) {
+        const int f = k * (frames - 1) / 3;
+        const Video original = tensor_video(crop(x).narrow(0, f, 1), width, height, config.fps);
+        const Video rebuilt = tensor_video(crop(y).narrow(0, f, 1), width, height, config.fps);
+        for (int row = 0; row < height; ++row) {
+          std::copy_n(original.rgb.data() + size_t(row) * width * 3, size_t(width) * 3, strip.row(row) + size_t(k) * width * 3);
+          std::copy_n(rebuilt.rgb.data() + size_t(row) * width * 3, size_t(width) * 3,
+                      strip.row(height + row) + size_t(k) * width * 3);
+        }
+      }
+      media::write_file_atomic((fs::path(o.preview_dir) / ("clip" + std::to_string(i) + ".png")).string(), media::encode_png(strip));
+    }
+  }
+  std::printf("autoencoder step %s on %d held-out studio clips (2 s, native sizes): PSNR %.2f dB, inside objects %.2f dB, "
+              "decode %.2f ms per frame\n",
+              file.metadata.count("opsis.step") ? file.metadata.at("opsis.step").c_str() : "?", o.evaluate,
+              sum_psnr / o.evaluate, sum_object_psnr / std::max(1, object_clips), decode_ms / std::max(1, frames_decoded));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  CLI::App app{"opsis-train-mini2-autoencoder: train opsis-mini 2's video autoencoder on the studio world"};
+  app.add_option("--out", o.out_dir, "folder for checkpoint.safetensors, ema.safetensors, optimizer.pt, loss.tsv (resumes)");
+  app.add_option("--export", o.export_path, "also write the EMA weights in half precision here at each checkpoint");
+  app.add_option("--minutes", o.minutes, "stop after this many minutes of this run (0 = no limit)");
+  app.add_option("--steps", o.steps, "stop after this many optimiser steps (total, across resumes)");
+  app.add_option("--batch", o.batch, "frame pairs per step");
+  app.add_option("--lr", o.lr, "AdamW learning rate");
+  app.add_option("--ema", o.ema_decay, "decay of the moving average of the weights (what is exported)");
+  app.add_option("--latent-noise", o.latent_noise, "noise added to the latent before decoding, relative to its std");
+  app.add_option("--object-weight", o.object_weight, "extra squared-error weight inside truth boxes");
+  app.add_option("--cell-weight", o.cell_weight, "weight of the per-cell class loss");
+  app.add_option("--pairs-per-clip", o.pairs_per_clip, "frame pairs taken from each rendered clip");
+  app.add_option("--threads", o.threads, "libtorch threads (0 = default)");
+  app.add_option("--render-threads", o.render_threads, "background rendering threads");
+  app.add_option("--log-every", o.log_every);
+  app.add_option("--checkpoint-every", o.checkpoint_every);
+  app.add_option("--seed", o.seed);
+  app.add_option("--evaluate", o.evaluate, "only measure the saved EMA weights (in --out) on this many held-out studio clips");
+  app.add_option("--preview", o.preview_dir, "with --evaluate: write original/reconstruction strips (PNG) here");
+  CLI11_PARSE(app, argc, argv);
+  if (o.evaluate > 0) {
+    try {
+      if (o.threads > 0) torch::set_num_threads(o.threads);
+      return evaluate(o);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "opsis-train-mini2-autoencoder: error: %s\n", e.what());
+      return 1;
+    }
+  }
+
+  try {
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+    if (o.threads > 0) torch::set_num_threads(o.threads);
+    torch::manual_seed(o.seed);
+    fs::create_directories(o.out_dir);
+    const std::string checkpoint = (fs::path(o.out_dir) / "checkpoint.safetensors").string();
+    const std::string ema_path = (fs::path(o.out_dir) / "ema.safetensors").string();
+    const std::string optimizer_path = (fs::path(o.out_dir) / "optimizer.pt").string();
+
+    int step = 0;
+    AutoencoderConfig config;
+    VideoAutoencoder model(config), ema(config);
+    if (fs::exists(checkpoint)) {
+      const auto file = safetensors::read(checkpoint);
+      config = read_config(file).autoencoder;
+      model = VideoAutoencoder(config);
+      ema = VideoAutoencoder(config);
+      load_tensors(*model, file, "autoencoder.");
+      load_tensors(*ema, fs::exists(ema_path) ? safetensors::read(ema_path) : file, "autoencoder.");
+      step = std::stoi(file.metadata.at("opsis.step"));
+      std::fprintf(stderr, "resuming from %s at step %d\n", checkpoint.c_str(), step);
+    } else {
+      torch::NoGradGuard no_grad;
+      auto from = model->named_parameters(true);
+      for (auto& item : ema->named_parameters(true)) item.value().copy_(from[item.key()]);
+    }
+    model->train();
+    long parameters = 0;
+    for (const auto& p : model->parameters()) parameters += p.numel();
+    std::fprintf(stderr, "opsis-mini 2 video autoencoder: %ld parameters, %d latent channels\n", parameters, config.channels);
+
+    std::vector<torch::Tensor> trainable;
+    for (auto& p : model->parameters())
+      if (p.requires_grad()) trainable.push_back(p);
+    torch::optim::AdamW optimizer(trainable, torch::optim::AdamWOptions(o.lr).betas({0.9, 0.99}).weight_decay(0.01));
+    if (step > 0 && fs::exists(optimizer_path)) torch::load(optimizer, optimizer_path);
+
+    PairQueues queues(config.sizes().size(), size_t(std::max(64, 4 * o.batch)));
+    std::atomic<long> clips{0};
+    std::vector<std::thread> workers;
+    for (int i = 0; i < o.render_threads; ++i)
+      workers.emplace_back(render_worker, i, std::cref(config), std::cref(o), std::ref(queues), std::ref(clips));
+
+    std::ofstream log((fs::path(o.out_dir) / "loss.tsv").string(), std::ios::app);
+    if (step == 0) log << "step\telapsed_s\tloss\tpsnr_db\tobject_psnr_db\tcell_accuracy\tlr\tpairs_per_s\tclips_rendered\n";
+    const auto started = std::chrono::steady_clock::now();
+    auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(); };
+    double sum_loss = 0, sum_mse = 0, sum_object_mse = 0, sum_cells = 0;
+    int since_log = 0;
+    double last_log_time = 0;
+    // Running statistics of the latent per channel (what the generator normalises with).
+    torch::Tensor running_mean = ema->latent_mean.detach().clone(), running_var = ema->latent_std.detach().pow(2);
+
+    auto save = [&] {
+      {
+        torch::NoGradGuard no_grad;
+        ema->latent_mean.copy_(running_mean);
+        ema->latent_std.copy_(running_var.sqrt().clamp_min(1e-3));
+        model->latent_mean.copy_(running_mean);
+        model->latent_std.copy_(running_var.sqrt().clamp_min(1e-3));
+      }
+      const std::map<std::string, std::string> meta{{"opsis.step", std::to_string(step)},
+                                                    {"opsis.trained_on", "studio world frame pairs, rendered on the fly"}};
+      save_part(model, checkpoint, safetensors::DType::F32, meta);
+      save_part(ema, ema_path, safetensors::DType::F32, meta);
+      if (!o.export_path.empty()) save_part(ema, o.export_path, safetensors::DType::F16, meta);
+      torch::save(optimizer, optimizer_path + ".tmp");
+      fs::rename(optimizer_path + ".tmp", optimizer_path);
+      std::fprintf(stderr, "step %d: saved %s\n", step, checkpoint.c_str());
+    };
+
+    while (step < o.steps && !g_stop && !(o.minutes > 0 && elapsed() > o.minutes * 60)) {
+      std::vector<Pair> batch = queues.take(size_t(o.batch));
+      if (batch.empty()) break;
+      std::vector<torch::Tensor> frames, weights, cells;
+      for (auto& p : batch) {
+        frames.push_back(p.frames);
+        weights.push_back(p.weight);
+        cells.push_back(p.cells);
+      }
+      auto x = torch::stack(frames);        // [B, 2, Hp, Wp, 3]
+      auto w = torch::stack(weights);       // [B, 2, Hp, Wp]
+      auto labels = torch::stack(cells);    // [B, h, w]
+
+      const double lr = o.lr * std::min(1.0, double(step + 1) / 200.0);
+      for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+      auto z = model->encode(x);  // [B, 1, C, h, w]
+      auto noisy = z + o.latent_noise * z.detach().std() * torch::randn_like(z);
+      auto y = model->decode(noisy);
+      auto squared = (y - x).pow(2).mean(-1);  // [B, 2, Hp, Wp]
+      auto recon = (squared * w).sum() / w.sum();
+      auto logits = model->cell_logits(z).reshape({-1, kCellClasses});
+      auto cell_loss = torch::nn::functional::cross_entropy(logits, labels.reshape({-1}));
+      auto loss = recon + o.cell_weight * cell_loss + 1e-4 * z.pow(2).mean();
+      optimizer.zero_grad();
+      loss.backward();
+      torch::nn::utils::clip_grad_norm_(trainable, 1.0);
+      optimizer.step();
+      ++step;
+      {
+        torch::NoGradGuard no_grad;
+        const double decay = std::min(o.ema_decay, (1.0 + step) / (10.0 + step));
+        auto live = model->named_parameters(true);
+        for (auto& item : ema->named_parameters(true))
+          if (item.value().requires_grad()) item.value().mul_(decay).add_(live[item.key()].detach(), 1.0 - decay);
+        auto flat = z.detach().transpose(0, 2).reshape({config.channels, -1});  // [C, ...]
+        const double m = step < 50 ? 0.5 : 0.99;
+        running_mean.mul_(m).add_(flat.mean(1), 1 - m);
+        running_var.mul_(m).add_(flat.var(1), 1 - m);
+        const auto inside = (w > 1).to(torch::kFloat32);
+        sum_object_mse += ((squared * inside).sum() / inside.sum().clamp_min(1)).item<double>();
+        sum_mse += squared.mean().item<double>();
+        sum_cells += (logits.argmax(1) == labels.reshape({-1})).to(torch::kFloat32).mean().item<double>();
+      }
+      sum_loss += loss.item<double>();
+      ++since_log;
+      if (step % o.log_every == 0) {
+        const double now = elapsed();
+        const double psnr = 10 * std::log10(4.0 / (sum_mse / since_log));
+        const double object_psnr = 10 * std::log10(4.0 / std::max(1e-10, sum_object_mse / since_log));
+        const double rate = since_log * o.batch / std::max(1e-9, now - last_log_time);
+        std::fprintf(stderr, "step %d  %.0f s  loss %.5f  psnr %.2f dB  objects %.2f dB  cells %.3f  %.1f pairs/s  clips %ld\n",
+                     step, now, sum_loss / since_log, psnr, object_psnr, sum_cells / since_log, rate, clips.load());
+        log << step << '\t' << now << '\t' << sum_loss / since_log << '\t' << psnr << '\t' << object_psnr << '\t'
+            << sum_cells / since_log << '\t' << lr << '\t' << rate << '\t' << clips.load() << std::endl;
+        sum_loss = sum_mse = sum_object_mse = sum_cells = 0;
+        since_log = 0;
+        last_log_time = now;
+      }
+      if (step % o.checkpoint_every == 0) save();
+    }
+    save();
+    g_stop = true;
+    queues.wake_all();
+    for (auto& t : workers) t.join();
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "opsis-train-mini2-autoencoder: error: %s\n", e.what());
+    g_stop = true;
+    return 1;
+  }
+}
