@@ -52,6 +52,18 @@ torch::Tensor cell_classes(const studio::SceneSpec& spec, const studio::FrameTru
   return torch::where(area >= 32, index, torch::zeros_like(index));
 }
 
+Image identity_portrait(const studio::CharacterSpec& character, int size, uint64_t seed) {
+  studio::SceneSpec spec;
+  spec.setting = studio::Setting::LivingRoom;
+  studio::CharacterSpec still = character;
+  still.action = studio::Action::Stands;
+  still.line.clear();
+  spec.characters.push_back(still);
+  spec.shots[0].framing = studio::Framing::CloseUp;
+  spec.shots[0].seconds = 0.25;
+  return studio::render_clip(spec, {size, size, 24, 16000, seed, false}).video.frame_image(0);
+}
+
 torch::Tensor camera_motion(const studio::CameraPose& a, const studio::CameraPose& b) {
   return torch::tensor({float(b.yaw - a.yaw) * 10.f, float(b.pitch - a.pitch) * 10.f,
                         float(std::log(std::max(1e-3f, b.focal)) - std::log(std::max(1e-3f, a.focal))) * 10.f,

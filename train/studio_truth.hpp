@@ -15,6 +15,9 @@ torch::Tensor box_weight_map(const studio::SceneSpec& spec, const studio::FrameT
 // entity must cover at least 1/8 of the cell, or have its box centre in it).
 // [pad_h / 16, pad_w / 16] int64.
 torch::Tensor cell_classes(const studio::SceneSpec& spec, const studio::FrameTruth& truth, int pad_h, int pad_w);
+// A close-up portrait of the character standing in the living room (the identity reference
+// the models are conditioned on), size x size.
+Image identity_portrait(const studio::CharacterSpec& character, int size, uint64_t seed);
 // The camera's motion between two frames, scaled to about unit size: yaw, pitch (radians x 10),
 // log focal length x 10, x and z position (metres x 2). [5].
 torch::Tensor camera_motion(const studio::CameraPose& from, const studio::CameraPose& to);

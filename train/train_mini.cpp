@@ -7,13 +7,10 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <csignal>
 #include <cstdio>
-#include <deque>
 #include <filesystem>
 #include <fstream>
-#include <mutex>
 #include <random>
 #include <thread>
 
@@ -23,7 +20,9 @@
 #include "studio/caption.hpp"
 #include "studio/dialogue.hpp"
 #include "studio/studio.hpp"
+#include "train/batch_queues.hpp"
 #include "train/scenes.hpp"
+#include "train/studio_truth.hpp"
 
 namespace {
 using namespace opsis;
@@ -65,70 +64,10 @@ struct Example {
   ConditionRow row;
 };
 
-// Bounded queues of examples, one per native size.
-class ExampleQueues {
- public:
-  ExampleQueues(size_t sizes, size_t capacity) : queues_(sizes), capacity_(capacity) {}
-  void push(size_t size_index, Example e) {
-    std::unique_lock lock(mutex_);
-    space_.wait(lock, [&] { return g_stop || total() < capacity_; });
-    if (g_stop) return;
-    queues_[size_index].push_back(std::move(e));
-    ready_.notify_all();
-  }
-  // Blocks until one size has `count` examples; returns them.
-  std::vector<Example> take(size_t count) {
-    std::unique_lock lock(mutex_);
-    size_t chosen = 0;
-    ready_.wait(lock, [&] {
-      if (g_stop) return true;
-      for (size_t i = 0; i < queues_.size(); ++i)
-        if (queues_[i].size() >= count) return chosen = i, true;
-      return false;
-    });
-    std::vector<Example> out;
-    if (g_stop) return out;
-    for (size_t i = 0; i < count; ++i) {
-      out.push_back(std::move(queues_[chosen].front()));
-      queues_[chosen].pop_front();
-    }
-    space_.notify_all();
-    return out;
-  }
-  void wake_all() {
-    ready_.notify_all();
-    space_.notify_all();
-  }
-
- private:
-  size_t total() const {
-    size_t n = 0;
-    for (const auto& q : queues_) n += q.size();
-    return n;
-  }
-  std::vector<std::deque<Example>> queues_;
-  size_t capacity_;
-  std::mutex mutex_;
-  std::condition_variable ready_, space_;
-};
-
 Video slice_video(const Video& video, int start, int frames) {
   Video out = video;
   out.rgb.assign(video.frame(start), video.frame(start) + size_t(frames) * video.frame_bytes());
   return out;
-}
-
-Image portrait(const studio::CharacterSpec& character, int size, uint64_t seed) {
-  studio::SceneSpec spec;
-  spec.setting = studio::Setting::LivingRoom;
-  studio::CharacterSpec still = character;
-  still.action = studio::Action::Stands;
-  still.line.clear();
-  spec.characters.push_back(still);
-  spec.shots[0].framing = studio::Framing::CloseUp;
-  spec.shots[0].seconds = 0.25;
-  studio::RenderOptions options{size, size, 24, 16000, seed, false};
-  return studio::render_clip(spec, options).video.frame_image(0);
 }
 
 Example make_example(std::mt19937_64& rng, const MiniConfig& config, const Options& o, int width, int height) {
@@ -164,11 +103,11 @@ Example make_example(std::mt19937_64& rng, const MiniConfig& config, const Optio
   if (unit(rng) < 0.1) e.row.phonemes.clear();
   if (unit(rng) < o.first_frame_share) e.row.first_frame = clip.video.frame_image(start);
   if (!spec.characters.empty() && unit(rng) < 0.5)
-    e.row.identity = portrait(spec.characters[0], config.identity_size, rng());
+    e.row.identity = train::identity_portrait(spec.characters[0], config.identity_size, rng());
   return e;
 }
 
-void render_worker(int index, const MiniConfig& config, const Options& o, ExampleQueues& queues,
+void render_worker(int index, const MiniConfig& config, const Options& o, train::BatchQueues<Example>& queues,
                    std::atomic<long>& rendered) {
   std::mt19937_64 rng(o.seed * 1000003ull + uint64_t(index) * 7919ull + uint64_t(std::time(nullptr)));
   const auto sizes = config.sizes();
@@ -314,7 +253,7 @@ int main(int argc, char** argv) {
     torch::optim::AdamW optimizer(groups, torch::optim::AdamWOptions(o.lr).betas({0.9, 0.99}).weight_decay(0.01));
     if (step > 0 && fs::exists(optimizer_path)) torch::load(optimizer, optimizer_path);
 
-    ExampleQueues queues(config.sizes().size(), size_t(std::max(8, 4 * o.batch)));
+    train::BatchQueues<Example> queues(config.sizes().size(), size_t(std::max(8, 4 * o.batch)), g_stop);
     std::atomic<long> rendered{0};
     std::vector<std::thread> workers;
     for (int i = 0; i < o.render_threads; ++i)

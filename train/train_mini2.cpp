@@ -14,13 +14,10 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
-#include <condition_variable>
 #include <csignal>
 #include <cstdio>
-#include <deque>
 #include <filesystem>
 #include <fstream>
-#include <mutex>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -34,6 +31,7 @@
 #include "studio/caption.hpp"
 #include "studio/dialogue.hpp"
 #include "studio/studio.hpp"
+#include "train/batch_queues.hpp"
 #include "train/scenes.hpp"
 #include "train/studio_truth.hpp"
 
@@ -87,63 +85,6 @@ struct Example {
   ContextRow context;
   double time_offset = 0;
 };
-
-class ExampleQueues {
- public:
-  ExampleQueues(size_t kinds, size_t capacity) : queues_(kinds), capacity_(capacity) {}
-  void push(size_t kind, Example e) {
-    std::unique_lock lock(mutex_);
-    space_.wait(lock, [&] { return g_stop || total() < capacity_; });
-    if (g_stop) return;
-    queues_[kind].push_back(std::move(e));
-    ready_.notify_all();
-  }
-  std::vector<Example> take(size_t count) {
-    std::unique_lock lock(mutex_);
-    size_t chosen = 0;
-    ready_.wait(lock, [&] {
-      if (g_stop) return true;
-      for (size_t i = 0; i < queues_.size(); ++i)
-        if (queues_[i].size() >= count) return chosen = i, true;
-      return false;
-    });
-    std::vector<Example> out;
-    if (g_stop) return out;
-    for (size_t i = 0; i < count; ++i) {
-      out.push_back(std::move(queues_[chosen].front()));
-      queues_[chosen].pop_front();
-    }
-    space_.notify_all();
-    return out;
-  }
-  void wake_all() {
-    ready_.notify_all();
-    space_.notify_all();
-  }
-
- private:
-  size_t total() const {
-    size_t n = 0;
-    for (const auto& q : queues_) n += q.size();
-    return n;
-  }
-  std::vector<std::deque<Example>> queues_;
-  size_t capacity_;
-  std::mutex mutex_;
-  std::condition_variable ready_, space_;
-};
-
-Image portrait(const studio::CharacterSpec& character, int size, uint64_t seed) {
-  studio::SceneSpec spec;
-  spec.setting = studio::Setting::LivingRoom;
-  studio::CharacterSpec still = character;
-  still.action = studio::Action::Stands;
-  still.line.clear();
-  spec.characters.push_back(still);
-  spec.shots[0].framing = studio::Framing::CloseUp;
-  spec.shots[0].seconds = 0.25;
-  return studio::render_clip(spec, {size, size, 24, 16000, seed, false}).video.frame_image(0);
-}
 
 struct Setup {
   AutoencoderConfig autoencoder;
@@ -214,11 +155,11 @@ Example make_example(std::mt19937_64& rng, const Setup& s, const SoundLatent& so
   if (unit(rng) >= 0.1)
     for (auto& t : phoneme_tokens(phonemes, start_seconds, s.generator)) e.context.tokens.push_back(t);
   if (!spec.characters.empty() && unit(rng) < o.identity_share)
-    e.context.identity = portrait(spec.characters[0], 64, rng());
+    e.context.identity = train::identity_portrait(spec.characters[0], 64, rng());
   return e;
 }
 
-void render_worker(int index, const Setup& s, const Options& o, ExampleQueues& queues, std::atomic<long>& rendered) {
+void render_worker(int index, const Setup& s, const Options& o, train::BatchQueues<Example>& queues, std::atomic<long>& rendered) {
   std::mt19937_64 rng(o.seed * 1000003ull + uint64_t(index) * 7919ull + uint64_t(std::time(nullptr)));
   const SoundLatent sound(s.sound);
   const auto sizes = s.autoencoder.sizes();
@@ -298,7 +239,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   std::vector<std::thread> workers;
-  std::unique_ptr<ExampleQueues> queues;
+  std::unique_ptr<train::BatchQueues<Example>> queues;
   auto stop_workers = [&] {
     g_stop = true;
     if (queues) queues->wake_all();
@@ -372,7 +313,8 @@ int main(int argc, char** argv) {
     // A warm start's first steps see a fresh optimiser: warm up its learning rate again.
     const int warmup_from = resuming ? 0 : step;
 
-    queues = std::make_unique<ExampleQueues>(s.autoencoder.sizes().size() * s.windows.size(), size_t(std::max(8, 3 * o.batch)));
+    queues = std::make_unique<train::BatchQueues<Example>>(s.autoencoder.sizes().size() * s.windows.size(),
+                                                            size_t(std::max(8, 3 * o.batch)), g_stop);
     std::atomic<long> rendered{0};
     for (int i = 0; i < o.render_threads; ++i)
       workers.emplace_back(render_worker, i, std::cref(s), std::cref(o), std::ref(*queues), std::ref(rendered));

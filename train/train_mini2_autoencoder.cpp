@@ -11,22 +11,21 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
-#include <condition_variable>
 #include <csignal>
 #include <cstdio>
-#include <deque>
 #include <filesystem>
 #include <fstream>
-#include <mutex>
 #include <random>
 #include <thread>
 
 #include "models/mini2/frames.hpp"
 #include "models/mini2/video_autoencoder.hpp"
 #include "models/mini2/weights.hpp"
+#include "eval/probe_net.hpp"
 #include "media/image_io.hpp"
 #include "studio/studio.hpp"
 #include "train/holdout.hpp"
+#include "train/batch_queues.hpp"
 #include "train/scenes.hpp"
 #include "train/studio_truth.hpp"
 
@@ -57,6 +56,8 @@ struct Options {
   uint64_t seed = 1;
   int evaluate = 0;          // > 0: only measure the saved EMA weights on this many held-out clips
   std::string preview_dir;   // with --evaluate: original/reconstruction frame strips as PNG
+  std::string probes_path = "models/opsis-probes.safetensors";  // with --evaluate: read originals and reconstructions
+  int probe_clips = 0;       // with --evaluate: held-out probe scenes read through the probes (0 = none)
 };
 
 struct Pair {
@@ -65,56 +66,7 @@ struct Pair {
   torch::Tensor cells;   // [h, w] int64 class of each latent cell (first frame of the pair)
 };
 
-class PairQueues {
- public:
-  PairQueues(size_t sizes, size_t capacity) : queues_(sizes), capacity_(capacity) {}
-  void push(size_t s, std::vector<Pair> pairs) {
-    std::unique_lock lock(mutex_);
-    space_.wait(lock, [&] { return g_stop || total() < capacity_; });
-    if (g_stop) return;
-    for (auto& p : pairs) queues_[s].push_back(std::move(p));
-    ready_.notify_all();
-  }
-  std::vector<Pair> take(size_t count) {
-    std::unique_lock lock(mutex_);
-    size_t chosen = 0;
-    ready_.wait(lock, [&] {
-      if (g_stop) return true;
-      for (size_t i = 0; i < queues_.size(); ++i)
-        if (queues_[i].size() >= count) return chosen = i, true;
-      return false;
-    });
-    std::vector<Pair> out;
-    if (g_stop) return out;
-    // Pairs of one clip sit together: take from random places so a batch mixes clips.
-    auto& q = queues_[chosen];
-    for (size_t i = 0; i < count; ++i) {
-      const size_t at = size_t(rng_() % q.size());
-      out.push_back(std::move(q[at]));
-      q.erase(q.begin() + std::ptrdiff_t(at));
-    }
-    space_.notify_all();
-    return out;
-  }
-  void wake_all() {
-    ready_.notify_all();
-    space_.notify_all();
-  }
-
- private:
-  size_t total() const {
-    size_t n = 0;
-    for (const auto& q : queues_) n += q.size();
-    return n;
-  }
-  std::vector<std::deque<Pair>> queues_;
-  size_t capacity_;
-  std::mutex mutex_;
-  std::condition_variable ready_, space_;
-  std::mt19937_64 rng_{7};
-};
-
-void render_worker(int index, const AutoencoderConfig& config, const Options& o, PairQueues& queues, std::atomic<long>& clips) {
+void render_worker(int index, const AutoencoderConfig& config, const Options& o, train::BatchQueues<Pair>& queues, std::atomic<long>& clips) {
   std::mt19937_64 rng(o.seed * 1000003ull + uint64_t(index) * 7919ull + uint64_t(std::time(nullptr)));
   const auto sizes = config.sizes();
   std::discrete_distribution<size_t> size_choice({2.0, 1.0, 1.0});  // 16:9 most often
@@ -157,6 +109,74 @@ void save_part(VideoAutoencoder& model, const std::string& path, safetensors::DT
   file.metadata["opsis.model"] = kFormat;
   add_tensors(file, *model, "autoencoder.", dtype);
   safetensors::write(path, file);
+}
+
+// The evaluation's probes on held-out studio clips and on their reconstructions: what the
+// autoencoder loses, in the terms the generator will be judged in (issue: within 3 points).
+void probe_reconstructions(VideoAutoencoder& model, const AutoencoderConfig& config, const Options& o) {
+  const eval::Probes probes = eval::Probes::load(o.probes_path);
+  std::mt19937_64 rng(o.seed * 31 + 5);
+  const int width = config.long_side, height = config.short_side;
+  const int pad_h = config.padded(height), pad_w = config.padded(width);
+  auto reconstruct = [&](const Video& video) {
+    const int frames = video.frame_count() / 2 * 2;
+    auto x = frames_tensor(video, 0, frames, pad_h, pad_w).unsqueeze(0);
+    return tensor_video(model->decode(model->encode(x)).clamp(-1, 1)[0], width, height, config.fps);
+  };
+  std::array<int, eval::kSceneHeads> scene_total{}, scene_original{}, scene_rebuilt{};
+  std::array<int, eval::kCharacterHeads> person_total{}, person_original{}, person_rebuilt{};
+  int impacts = 0, impacts_original = 0, impacts_rebuilt = 0;
+  auto found_near = [](const std::vector<double>& times, double t) {
+    for (double x : times)
+      if (std::abs(x - t) <= 0.042) return true;
+    return false;
+  };
+  for (int i = 0; i < o.probe_clips; ++i) {
+    const studio::SceneSpec spec = eval::probe_object_scene(rng, true);
+    const studio::Clip clip = studio::render_clip(spec, {width, height, config.fps, 16000, rng(), false});
+    const Video rebuilt = reconstruct(clip.video);
+    const auto truth = eval::scene_labels(spec);
+    const auto a = probes.read_scene(clip.video), b = probes.read_scene(rebuilt);
+    for (int h = 0; h < eval::kSceneHeads; ++h) {
+      if (truth[size_t(h)] < 0) continue;
+      ++scene_total[size_t(h)];
+      scene_original[size_t(h)] += a[size_t(h)] == truth[size_t(h)];
+      scene_rebuilt[size_t(h)] += b[size_t(h)] == truth[size_t(h)];
+    }
+    const auto seen_original = probes.impacts(clip.video), seen_rebuilt = probes.impacts(rebuilt);
+    for (const auto& event : clip.truth.events) {
+      if (event.kind != studio::EventKind::Impact || event.entity < 0) continue;
+      const size_t frame = std::min(clip.truth.frames.size() - 1, size_t(event.time * config.fps));
+      if (!clip.truth.frames[frame].entities[size_t(event.entity)].visible) continue;
+      ++impacts;
+      impacts_original += found_near(seen_original, event.time);
+      impacts_rebuilt += found_near(seen_rebuilt, event.time);
+    }
+    if (!spec.characters.empty() || i % 2 == 0) {
+      const studio::SceneSpec person = eval::probe_character_scene(rng);
+      const studio::Clip pclip = studio::render_clip(person, {width, height, config.fps, 16000, rng(), false});
+      const auto boxes = eval::boxes_of(pclip, int(person.objects.size()));
+      const auto ptruth = eval::character_labels(person);
+      const auto pa = probes.read_character(pclip.video, boxes), pb = probes.read_character(reconstruct(pclip.video), boxes);
+      for (int h = 0; h < eval::kCharacterHeads; ++h) {
+        if (ptruth[size_t(h)] < 0) continue;
+        ++person_total[size_t(h)];
+        person_original[size_t(h)] += pa[size_t(h)] == ptruth[size_t(h)];
+        person_rebuilt[size_t(h)] += pb[size_t(h)] == ptruth[size_t(h)];
+      }
+    }
+  }
+  std::printf("probes on %d held-out studio clips (128x72) and on their reconstructions:\n", o.probe_clips);
+  std::printf("  %-12s %8s %8s %8s %6s\n", "attribute", "studio", "rebuilt", "points", "n");
+  auto row = [](const char* name, int n, int a, int b) {
+    if (n == 0) return;
+    std::printf("  %-12s %7.1f%% %7.1f%% %+8.1f %6d\n", name, 100.0 * a / n, 100.0 * b / n, 100.0 * (b - a) / n, n);
+  };
+  for (int h = 0; h < eval::kSceneHeads; ++h)
+    row(eval::kSceneHeadSpecs[size_t(h)].name, scene_total[size_t(h)], scene_original[size_t(h)], scene_rebuilt[size_t(h)]);
+  for (int h = 0; h < eval::kCharacterHeads; ++h)
+    row(eval::kCharacterHeadSpecs[size_t(h)].name, person_total[size_t(h)], person_original[size_t(h)], person_rebuilt[size_t(h)]);
+  row("impacts", impacts, impacts_original, impacts_rebuilt);
 }
 
 // Measures the autoencoder on studio clips of the held-out combinations (the generator's
@@ -232,6 +252,7 @@ int evaluate(const Options& o) {
               "decode %.2f ms per frame\n",
               file.metadata.count("opsis.step") ? file.metadata.at("opsis.step").c_str() : "?", o.evaluate,
               sum_psnr / o.evaluate, sum_object_psnr / std::max(1, object_clips), decode_ms / std::max(1, frames_decoded));
+  if (o.probe_clips > 0) probe_reconstructions(model, config, o);
   return 0;
 }
 
@@ -258,6 +279,8 @@ int main(int argc, char** argv) {
   app.add_option("--seed", o.seed);
   app.add_option("--evaluate", o.evaluate, "only measure the saved EMA weights (in --out) on this many held-out studio clips");
   app.add_option("--preview", o.preview_dir, "with --evaluate: write original/reconstruction strips (PNG) here");
+  app.add_option("--probe-clips", o.probe_clips, "with --evaluate: read this many held-out studio clips and their reconstructions with the probes");
+  app.add_option("--probes", o.probes_path, "with --probe-clips: the probes' weights");
   CLI11_PARSE(app, argc, argv);
   if (o.evaluate > 0) {
     try {
@@ -307,7 +330,7 @@ int main(int argc, char** argv) {
     torch::optim::AdamW optimizer(trainable, torch::optim::AdamWOptions(o.lr).betas({0.9, 0.99}).weight_decay(0.01));
     if (step > 0 && fs::exists(optimizer_path)) torch::load(optimizer, optimizer_path);
 
-    PairQueues queues(config.sizes().size(), size_t(std::max(64, 4 * o.batch)));
+    train::BatchQueues<Pair> queues(config.sizes().size(), size_t(std::max(64, 4 * o.batch)), g_stop, /*shuffle=*/true);
     std::atomic<long> clips{0};
     std::vector<std::thread> workers;
     for (int i = 0; i < o.render_threads; ++i)

@@ -13,6 +13,7 @@
 #include "eval/eval.hpp"  // the options struct only; the evaluation links where libtorch was found
 #include "media/image_io.hpp"
 #ifdef OPSIS_HAVE_MINI
+#include "models/builtin.hpp"
 #include "models/mini/backend.hpp"
 #endif
 
@@ -31,13 +32,19 @@ struct EvalCommandOptions {
 void run_eval(const EvalCommandOptions& c) {
 #ifdef OPSIS_HAVE_MINI
   const eval::EvalOptions& o = c.eval;
-  eval::validate(o);
+  {
+    eval::EvalOptions checked = o;
+    if (checked.probes.empty()) checked.probes = "(found below)";
+    eval::validate(checked);
+  }
   if (!c.json.empty()) check_output_path(c.json, "json");
-  auto backend = mini::open_backend(c.model.empty() ? mini::find_weights() : c.model, c.threads);
+  auto backend = models::open_builtin(c.model, c.threads);
+  eval::EvalOptions options = o;
+  if (options.probes.empty()) options.probes = mini::find_weights("opsis-probes.safetensors");
   eval::EvalReport report;
   {
     ProgressBar bar("eval");
-    report = eval::evaluate(*backend, o, bar.progress());
+    report = eval::evaluate(*backend, options, bar.progress());
   }
   std::fputs(report.table().c_str(), stdout);
   if (!c.json.empty()) {
@@ -59,8 +66,11 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--steps", options->eval.steps, "denoising steps (default: the model's)");
   cmd->add_option("--guidance", options->eval.guidance, "guidance scale for picture and sound (default: the model's)");
   cmd->add_option("--seed", options->eval.seed, "seed of the studio clips and the generations")->capture_default_str();
-  cmd->add_option("--train-clips", options->eval.train_clips, "studio clips that train the probes")->capture_default_str();
-  cmd->add_option("--test-clips", options->eval.test_clips, "held-out studio clips that test the probes")->capture_default_str();
+  cmd->add_option("--probes", options->eval.probes, "the probes' weights (default: the shipped models/opsis-probes.safetensors)");
+  cmd->add_option("--train-clips", options->eval.train_clips,
+                  "unused: the probes ship trained (opsis-train-probes); kept for old command lines");
+  cmd->add_option("--test-clips", options->eval.test_clips, "studio clips of held-out combinations that test the scene probe")
+      ->capture_default_str();
   cmd->add_option("--image-clips", options->eval.image_clips, "image-to-video generations for first-frame PSNR")
       ->capture_default_str();
   cmd->add_option("--impact-clips", options->eval.impact_clips, "bouncing/falling clips for impact sync, 0 (off) to 24")
@@ -74,12 +84,18 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--long-seconds", options->eval.long_seconds, "length of the long-clip check, 6 to 25 s, 0 (off)")
       ->capture_default_str();
   cmd->add_option("--character-train-clips", options->eval.character_train_clips,
-                  "studio clips with a character that train the setting/weather/identity probes")
+                  "unused: the probes ship trained; kept for old command lines");
+  cmd->add_option("--character-test-clips", options->eval.character_test_clips,
+                  "studio clips with a character that test the setting/weather/time/identity probes")
       ->capture_default_str();
-  cmd->add_option("--character-test-clips", options->eval.character_test_clips, "studio clips with a character that test them")
+  cmd->add_option("--detector-clips", options->eval.detector_clips,
+                  "studio clips of bounces and falls that test the impact detector against truth, 0 (off) to 500")
+      ->capture_default_str();
+  cmd->add_option("--mouth-clips", options->eval.mouth_clips,
+                  "studio talking close-ups that test the mouth reader against truth, 0 (off) to 100")
       ->capture_default_str();
   cmd->add_option("--json", options->json, "write the results as JSON here");
-  cmd->add_option("--model", options->model, "weights file (default: the shipped opsis-mini)");
+  cmd->add_option("--model", options->model, "opsis-mini (default), opsis-mini-2, or a weights file of either");
   cmd->add_option("--threads", options->threads, "CPU threads (default: all)");
   cmd->callback([options] { run_eval(*options); });
 }

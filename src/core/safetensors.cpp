@@ -11,6 +11,12 @@
 #include "core/error.hpp"
 
 namespace opsis::safetensors {
+
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::string out = "[";
+  for (size_t i = 0; i < shape.size(); ++i) out += (i ? ", " : "") + std::to_string(shape[i]);
+  return out + "]";
+}
 namespace {
 
 static_assert(std::endian::native == std::endian::little, "safetensors I/O assumes a little-endian host");

@@ -25,6 +25,9 @@ struct Tensor {
                            DType dtype = DType::F32);
 };
 
+// "[2, 3, 4]": a shape as error messages show it.
+std::string shape_text(const std::vector<int64_t>& shape);
+
 struct File {
   std::map<std::string, std::string> metadata;
   std::map<std::string, Tensor> tensors;

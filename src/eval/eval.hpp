@@ -1,11 +1,14 @@
 #pragma once
 // `opsis eval`: generates clips from prompts built from the held-out combinations and
-// measures each against what its prompt asked, with probes trained on studio ground truth
-// (setting, object kind, colour, motion, camera move) and signal-level measures
-// (image-to-video first-frame PSNR), and the targets of the opsis-mini issue: impact sync,
-// lip sync, cameo identity, negative prompts and long-clip consistency. Each pixel or sound
-// detector is validated on studio clips (whose ground truth is known) next to its reading
-// of generated clips.
+// measures each against what its prompt asked, with small CNN probes trained on studio
+// ground truth and shipped in models/opsis-probes.safetensors (src/eval/probe_net.hpp:
+// setting, time of day, weather, object kind, colour, size, motion, camera move; a
+// character's skin, hair colour and style, shirt, accessory; a learned visual impact
+// detector) and signal-level measures (image-to-video first-frame PSNR, mouth openness,
+// sound onsets), and the targets of the opsis-mini issue: impact sync, lip sync, cameo
+// identity, negative prompts and long-clip consistency. Each probe and detector is tested on
+// held-out studio clips (whose ground truth is known) in every run, and its studio accuracy
+// printed next to its reading of generated clips.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -21,8 +24,9 @@ struct EvalOptions {
   int steps = 0;            // 0: the model's default
   double guidance = 0;      // 0: the model's defaults; else this scale for picture and sound
   uint64_t seed = 0;
-  int train_clips = 120;    // studio clips that train the probes (no held-out combination)
-  int test_clips = 36;      // studio clips of held-out combinations that test them
+  std::string probes;       // the probes' weights (models/opsis-probes.safetensors; see src/eval/probe_net.hpp)
+  int train_clips = 120;    // unused: the probes ship trained (train/train_probes.cpp); kept for old command lines
+  int test_clips = 200;     // studio clips of held-out combinations that test the scene probe
   int image_clips = 1;      // image-to-video generations for the first-frame PSNR (0..prompts)
   int width = 128, height = 72;
   // Targets (0 disables a section).
@@ -31,8 +35,10 @@ struct EvalOptions {
   int cameo_clips = 6;             // identity portrait + prompts not naming it (0..36)
   int negative_clips = 4;          // prompts mentioning rain, each with and without negative "rain" (0..24)
   double long_seconds = 25;        // one long clip's length; 0 disables, else 6..25
-  int character_train_clips = 200; // studio clips with a character that train setting/weather/identity probes
-  int character_test_clips = 60;   // and test them
+  int character_train_clips = 200; // unused (the probes ship trained); kept for old command lines
+  int character_test_clips = 200;  // studio clips with a character that test setting/weather/time/identity
+  int detector_clips = 24;         // studio clips (bounces, falls) that test the impact detector against truth (0..500)
+  int mouth_clips = 6;             // studio talking close-ups that test the mouth reader against truth (0..100)
 };
 
 // Impacts and sound onsets of one clip (studio or generated).
@@ -83,6 +89,21 @@ struct ProbeScore {
   int classes = 0;
   double chance = 0;
   double studio_accuracy = 0;
+  int studio_clips = 0;  // clips where the attribute is shown (a bald character has no hair colour)
+};
+
+// The visual impact detector against the studio truth's impacts (clips of bounces and falls).
+struct DetectorScore {
+  int clips = 0, truth = 0, truth_seen = 0, found = 0, found_true = 0;
+  double seconds = 0;
+  double recall() const { return truth ? double(truth_seen) / truth : 0; }
+  double precision() const { return found ? double(found_true) / found : 0; }
+};
+
+// The mouth reader against the studio's drawn mouth openness (talking close-ups).
+struct MouthScore {
+  int clips = 0;
+  double correlation = 0;  // mean over clips, lag 0
 };
 
 struct LongClipResult {
@@ -93,10 +114,11 @@ struct LongClipResult {
 };
 
 struct AttributeScore {
-  std::string attribute;  // "setting", "object", "color", "motion", "camera"
+  std::string attribute;  // "setting", "time_of_day", "weather", "object", "color", "size", "motion", "camera"
   int classes = 0;
   double chance = 0;               // 1 / classes
   double studio_accuracy = 0;      // probe on held-out studio clips
+  int studio_clips = 0;
   double generated_accuracy = 0;   // probe on generated clips vs what the prompt asked
 };
 
@@ -108,12 +130,14 @@ struct PromptResult {
 struct EvalReport {
   std::vector<AttributeScore> attributes;
   std::vector<PromptResult> prompts;
-  int train_clips = 0, test_clips = 0, steps = 0;
+  int train_clips = 0, test_clips = 0, steps = 0;  // train_clips: what trained the shipped probes
   double image_to_video_psnr_db = 0;  // mean over image_clips; first generated frame vs given image
   int image_clips = 0;
   double seconds = 0;  // wall time of the whole evaluation
 
-  std::vector<ProbeScore> character_probes;  // setting, weather, skin, hair, shirt on studio clips with a character
+  std::vector<ProbeScore> character_probes;  // setting, weather, time of day, identity on studio clips with a character
+  DetectorScore impact_detector;
+  MouthScore mouth_reader;
   int character_train_clips = 0, character_test_clips = 0;
   std::vector<ImpactClip> impacts;
   std::vector<LipClip> lips;

@@ -15,13 +15,14 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
-#include <fstream>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <thread>
 
 #include "core/error.hpp"
 #include "server/api_error.hpp"
 #include "server/api_keys.hpp"
+#include "server/byte_ranges.hpp"
 #include "server/encoding.hpp"
 #include "server/metrics.hpp"
 #include "server/provenance_check.hpp"
@@ -45,7 +46,8 @@ json nullable(const std::string& v) { return v.empty() ? json(nullptr) : json(v)
 json video_json(const store::VideoRecord& v) {
   return {{"id", v.id},
           {"object", "video"},
-          {"model", v.model},
+          {"model", v.model},                     // the name the client asked for (an alias stays an alias)
+          {"resolved_model", model_that_ran(v)},  // what made it
           {"status", store::name(v.status)},
           {"progress", v.progress},
           {"created_at", v.created_at},
@@ -60,11 +62,17 @@ json video_json(const store::VideoRecord& v) {
 
 // ---- errors: every failure becomes OpenAI's envelope here, and only here ----------------
 
+// x-request-id, set on every response before anything else is written to it.
+constexpr const char* kRequestIdHeader = "x-request-id";
+
 void write_error(httplib::Response& res, int status, const std::string& type, const std::string& code,
                  const std::string& message, const std::string& param) {
   res.status = status;
-  const json body = {{"error", {{"message", message}, {"type", type}, {"param", nullable(param)}, {"code", nullable(code)}}}};
-  res.set_content(body.dump(), "application/json");
+  json body = {{"error", {{"message", message}, {"type", type}, {"param", nullable(param)}, {"code", nullable(code)}}}};
+  if (res.has_header(kRequestIdHeader)) body["error"]["request_id"] = res.get_header_value(kRequestIdHeader);
+  // Messages quote what the client sent (a Range header, a variant), which need not be UTF-8:
+  // replaced, not thrown, since this also runs where nothing would catch it.
+  res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
 }
 
 void write_exception(httplib::Response& res, std::exception_ptr error) {
@@ -78,7 +86,7 @@ void write_exception(httplib::Response& res, std::exception_ptr error) {
   } catch (const json::exception& e) {
     write_error(res, 400, "invalid_request_error", "invalid_json", std::string("the request body is not valid: ") + e.what(), "");
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "opsis serve: internal error: %s\n", e.what());
+    std::fprintf(stderr, "opsis serve: internal error (request %s): %s\n", res.get_header_value(kRequestIdHeader).c_str(), e.what());
     write_error(res, 500, "server_error", "internal_error", std::string("internal error: ") + e.what(), "");
   } catch (...) {
     write_error(res, 500, "server_error", "internal_error", "internal error", "");
@@ -104,16 +112,7 @@ class Body {
   // A text field; `path` like {"video", "id"} means video.id in JSON, video[id] in a form.
   std::optional<std::string> text(std::initializer_list<const char*> path) const {
     if (multipart_) {
-      std::string name;
-      for (const char* part : path) {
-        if (name.empty()) {
-          name = part;
-        } else {
-          name.push_back('[');
-          name.append(part);
-          name.push_back(']');
-        }
-      }
+      const std::string name = form_name(path);
       if (!req_.has_file(name)) return std::nullopt;
       return req_.get_file_value(name).content;
     }
@@ -127,8 +126,19 @@ class Body {
     }
     if (node->is_null()) return std::nullopt;
     if (node->is_string()) return node->get<std::string>();
-    if (node->is_number_integer()) return std::to_string(node->get<int64_t>());
-    throw InvalidArgument(name, name + " must be a string");
+    // The spec's fields are strings ("seconds": "4", not 4); nothing is converted.
+    throw InvalidArgument(name, name + " must be a string, not " + node->type_name());
+  }
+
+  // Whether the field is given at all (any type; null counts as absent).
+  bool present(std::initializer_list<const char*> path) const {
+    if (multipart_) return req_.has_file(form_name(path));
+    const json* node = &json_;
+    for (const char* part : path) {
+      if (!node->is_object() || !node->contains(part)) return false;
+      node = &(*node)[part];
+    }
+    return !node->is_null();
   }
 
   std::string required(std::initializer_list<const char*> path, const char* field) const {
@@ -146,6 +156,21 @@ class Body {
   }
 
  private:
+  // {"video", "id"} -> "video[id]"
+  static std::string form_name(std::initializer_list<const char*> path) {
+    std::string name;
+    for (const char* part : path) {
+      if (name.empty()) {
+        name = part;
+      } else {
+        name.push_back('[');
+        name.append(part);
+        name.push_back(']');
+      }
+    }
+    return name;
+  }
+
   const httplib::Request& req_;
   bool multipart_ = false;
   json json_;
@@ -196,6 +221,25 @@ const char* status_text(int status) {
 thread_local std::chrono::steady_clock::time_point t_request_start;
 thread_local std::string t_request_user;
 
+// Starts a request's bookkeeping: its clock, and its id ("req_" + 32 hex, as OpenAI's), sent as
+// x-request-id on the response and written in the access log and error bodies.
+void begin_request(httplib::Response& res) {
+  t_request_start = std::chrono::steady_clock::now();
+  t_request_user.clear();
+  res.set_header(kRequestIdHeader, "req_" + random_hex(16));
+}
+
+// cpp-httplib 0.11 applies the Range header to every response it writes (JSON and errors
+// included) without checking it against the length; the content route answers ranges itself,
+// so httplib is given none. The Request is a non-const object inside httplib that it hands
+// to handlers as const, so clearing its parsed ranges is well-defined.
+void take_ranges_from_httplib(const httplib::Request& req) { const_cast<httplib::Request&>(req).ranges.clear(); }
+
+const std::regex& content_route() {
+  static const std::regex route(R"(/v1/videos/([^/]+)/content)");
+  return route;
+}
+
 std::string utc_timestamp() {
   const auto now = std::chrono::system_clock::now();
   const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
@@ -216,16 +260,29 @@ class HttpApi {
 
   void install(httplib::Server& server) {
     server.set_payload_max_length(config_.limits.max_body_bytes);
-    server.set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
-      t_request_start = std::chrono::steady_clock::now();
-      t_request_user.clear();
+    server.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+      begin_request(res);
+      take_ranges_from_httplib(req);
       return httplib::Server::HandlerResponse::Unhandled;
     });
     server.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr error) {
       write_exception(res, error);
     });
     // httplib's own refusals (no route, body too large, bad range) get the envelope too.
-    server.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
+    server.set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request& req, httplib::Response& res) {
+      if (!res.has_header(kRequestIdHeader)) {
+        // Refused before routing: a malformed request line, or a Range header httplib's
+        // parser rejects (another unit, spaces, numbers past 2^63) answered 416 outright.
+        begin_request(res);
+        take_ranges_from_httplib(req);
+        std::smatch match;
+        if (res.status == 416 && (req.method == "GET" || req.method == "HEAD") && std::regex_match(req.path, match, content_route())) {
+          const std::string id = match[1];
+          res.status = 200;
+          with_caller(req, res, [&](const Caller& caller) { send_content(req, res, caller, id); });
+          return httplib::Server::HandlerResponse::Handled;
+        }
+      }
       if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
       write_error(res, res.status, "invalid_request_error", res.status == 413 ? "request_too_large" : "",
                   status_text(res.status), "");
@@ -293,7 +350,7 @@ class HttpApi {
           create.input_reference = data_url_bytes(*url);
         } else if (body.text({"input_reference", "file_id"})) {
           throw InvalidArgument("input_reference", "file_id references are not supported here; upload the image or use image_url");
-        } else if (body.text({"input_reference"})) {
+        } else if (body.present({"input_reference"})) {
           throw InvalidArgument("input_reference", "input_reference must be an image file or {image_url}");
         }
         send_video(res, videos_.create(caller, create));
@@ -349,29 +406,7 @@ class HttpApi {
       });
     });
     server.Get(R"(/v1/videos/([^/]+)/content)", [this](const httplib::Request& req, httplib::Response& res) {
-      with_caller(req, res, [&](const Caller& caller) {
-        const std::string variant = req.has_param("variant") ? req.get_param_value("variant") : "video";
-        const Content content = videos_.content(caller, req.matches[1], variant);
-        const auto path = blobs_.local_path(content.blob_key);
-        if (!path) throw not_found("the video's " + variant + " has expired or was removed");
-        const uint64_t size = blobs_.size(content.blob_key);
-        res.set_header("Accept-Ranges", "bytes");
-        // Streamed from the blob, which is only ever whole (written aside, then renamed).
-        // httplib applies Range requests to a provider of known length (206 + Content-Range).
-        auto file = std::make_shared<std::ifstream>(*path, std::ios::binary);
-        if (!*file) throw IoError("cannot open the stored " + variant);
-        res.set_content_provider(size_t(size), content.content_type,
-                                 [file](size_t offset, size_t length, httplib::DataSink& sink) {
-                                   std::vector<char> buffer(std::min<size_t>(length, 1 << 16));
-                                   file->clear();
-                                   file->seekg(std::streamoff(offset));
-                                   file->read(buffer.data(), std::streamsize(buffer.size()));
-                                   const std::streamsize got = file->gcount();
-                                   if (got <= 0) return false;
-                                   sink.write(buffer.data(), size_t(got));
-                                   return true;
-                                 });
-      });
+      with_caller(req, res, [&](const Caller& caller) { send_content(req, res, caller, req.matches[1]); });
     });
   }
 
@@ -438,6 +473,73 @@ class HttpApi {
     return {key->user, key->id};
   }
 
+  // A stored file, whole or as the byte ranges asked for (RFC 9110 §14), streamed from the
+  // blob, which is only ever whole (written aside, then renamed).
+  void send_content(const httplib::Request& req, httplib::Response& res, const Caller& caller, const std::string& id) {
+    const std::string variant = req.has_param("variant") ? req.get_param_value("variant") : "video";
+    const Content content = videos_.content(caller, id, variant);
+    const auto path = blobs_.local_path(content.blob_key);
+    if (!path) throw not_found("the video's " + variant + " has expired or was removed");
+    const uint64_t size = blobs_.size(content.blob_key);
+    auto file = std::make_shared<std::ifstream>(*path, std::ios::binary);
+    if (!*file) throw IoError("cannot open the stored " + variant);
+    res.set_header("Accept-Ranges", "bytes");
+
+    // Range means nothing to HEAD; If-Range names a validator this server never sends
+    // (no ETag or Last-Modified), so it never matches and the whole file is the answer.
+    RangeDecision ranges;
+    if (req.method == "GET" && req.has_header("Range") && !req.has_header("If-Range"))
+      ranges = decide_ranges(req.get_header_value("Range"), size);
+    if (ranges.kind == RangeDecision::Kind::Unsatisfiable) {
+      res.set_header("Content-Range", "bytes */" + std::to_string(size));
+      throw ApiError(416, "invalid_request_error", "range_not_satisfiable",
+                     "the Range header '" + req.get_header_value("Range").substr(0, 200) + "' selects nothing in the " +
+                         std::to_string(size) + " bytes of this " + variant);
+    }
+    // Copies file[offset, offset + length) to the sink, at most 64 KiB a call.
+    auto copy = [file](uint64_t offset, uint64_t length, httplib::DataSink& sink) {
+      std::vector<char> buffer(size_t(std::min<uint64_t>(length, 1 << 16)));
+      file->clear();
+      file->seekg(std::streamoff(offset));
+      file->read(buffer.data(), std::streamsize(buffer.size()));
+      const std::streamsize got = file->gcount();
+      if (got <= 0) return false;
+      return sink.write(buffer.data(), size_t(got));
+    };
+    if (ranges.kind == RangeDecision::Kind::Whole) {
+      res.status = 200;
+      res.set_content_provider(size_t(size), content.content_type,
+                               [copy](size_t offset, size_t length, httplib::DataSink& sink) { return copy(offset, length, sink); });
+    } else if (ranges.ranges.size() == 1) {
+      const ByteRange range = ranges.ranges.front();
+      res.status = 206;
+      res.set_header("Content-Range", content_range(range, size));
+      res.set_content_provider(size_t(range.length()), content.content_type,
+                               [copy, range](size_t offset, size_t length, httplib::DataSink& sink) {
+                                 return copy(range.first + offset, length, sink);
+                               });
+    } else {
+      auto body = std::make_shared<MultipartBody>(
+          multipart_byteranges(ranges.ranges, size, content.content_type, "opsis-" + random_hex(12)));
+      res.status = 206;
+      res.set_content_provider(size_t(body->length), body->content_type,
+                               [copy, body](size_t offset, size_t length, httplib::DataSink& sink) {
+                                 // The piece holding `offset`; each call writes from at most one piece.
+                                 uint64_t start = 0;
+                                 for (const BodyPiece& piece : body->pieces) {
+                                   if (offset < start + piece.size()) {
+                                     const uint64_t skip = offset - start;
+                                     const uint64_t n = std::min<uint64_t>(length, piece.size() - skip);
+                                     if (piece.from_representation) return copy(piece.range.first + skip, n, sink);
+                                     return sink.write(piece.text.data() + skip, size_t(n));
+                                   }
+                                   start += piece.size();
+                                 }
+                                 return false;
+                               });
+    }
+  }
+
   void send_video(httplib::Response& res, const store::VideoRecord& video) {
     if (video.status == store::VideoStatus::Queued || video.status == store::VideoStatus::InProgress)
       res.set_header("openai-poll-after-ms", std::to_string(config_.poll_after_ms));
@@ -458,10 +560,12 @@ class HttpApi {
     metrics_.request_served(res.status);
     if (!config_.access_log) return;
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_request_start).count();
-    const json line = {{"time", utc_timestamp()}, {"remote", req.remote_addr}, {"method", req.method},
-                       {"path", req.path},        {"status", res.status},       {"ms", std::round(ms * 100) / 100},
-                       {"user", nullable(t_request_user)}, {"bytes_in", req.body.size()}};
-    std::fprintf(stderr, "%s\n", line.dump().c_str());
+    const json line = {{"time", utc_timestamp()}, {"request_id", res.get_header_value(kRequestIdHeader)},
+                       {"remote", req.remote_addr}, {"method", req.method}, {"path", req.path}, {"status", res.status},
+                       {"ms", std::round(ms * 100) / 100}, {"user", nullable(t_request_user)}, {"bytes_in", req.body.size()}};
+    // The path is percent-decoded client input ("/%ff"): not thrown over, since nothing
+    // around httplib's logger catches (it would end the process).
+    std::fprintf(stderr, "%s\n", line.dump(-1, ' ', false, json::error_handler_t::replace).c_str());
   }
 
   const ServerConfig& config_;

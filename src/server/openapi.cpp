@@ -63,7 +63,8 @@ std::string openapi_document() {
       {"properties",
        {{"id", {{"type", "string"}}},
         {"object", {{"const", "video"}}},
-        {"model", {{"type", "string"}}},
+        {"model", {{"type", "string"}, {"description", "the model name the request asked for (an alias such as sora-2 stays as asked)"}}},
+        {"resolved_model", {{"type", "string"}, {"description", "opsis: the model that made the video (what an alias resolved to)"}}},
         {"status", {{"enum", {"queued", "in_progress", "completed", "failed"}}}},
         {"progress", {{"type", "integer"}, {"minimum", 0}, {"maximum", 100}}},
         {"created_at", {{"type", "integer"}}},
@@ -80,7 +81,8 @@ std::string openapi_document() {
                    {{"type", "object"},
                     {"properties",
                      {{"message", {{"type", "string"}}}, {"type", {{"type", "string"}}}, {"param", {{"type", {"string", "null"}}}},
-                      {"code", {{"type", {"string", "null"}}}}}}}}}}};
+                      {"code", {{"type", {"string", "null"}}}},
+                      {"request_id", {{"type", "string"}, {"description", "the response's x-request-id"}}}}}}}}}};
   json list = {{"type", "object"},
                {"properties",
                 {{"object", {{"const", "list"}}}, {"data", {{"type", "array"}, {"items", ref("Video")}}},
@@ -100,7 +102,7 @@ std::string openapi_document() {
   paths["/v1/videos"]["get"] = {
       {"operationId", "listVideos"}, {"security", bearer},
       {"parameters",
-       {{{"name", "limit"}, {"in", "query"}, {"schema", {{"type", "integer"}, {"minimum", 1}, {"maximum", 100}, {"default", 20}}}},
+       {{{"name", "limit"}, {"in", "query"}, {"schema", {{"type", "integer"}, {"minimum", 0}, {"maximum", 100}, {"default", 20}}}},
         {{"name", "order"}, {"in", "query"}, {"schema", {{"enum", {"asc", "desc"}}, {"default", "desc"}}}},
         {{"name", "after"}, {"in", "query"}, {"schema", {{"type", "string"}}}}}},
       {"responses", with_errors({{"200", json_response("A page of videos", ref("VideoList"))}})}};
@@ -117,7 +119,8 @@ std::string openapi_document() {
       {"responses",
        with_errors({{"200", {{"description", "video/mp4, image/webp (thumbnail) or image/jpeg (spritesheet)"},
                              {"content", {{"video/mp4", json::object()}, {"image/webp", json::object()}, {"image/jpeg", json::object()}}}}},
-                    {"206", {{"description", "The requested byte range"}}}})}};
+                    {"206", {{"description", "The requested byte range (Content-Range), or several as multipart/byteranges"}}},
+                    {"416", {{"description", "The Range selects nothing within the file, or is malformed (Content-Range: bytes */length)"}}}})}};
   paths["/v1/videos/{video_id}/remix"]["post"] = {
       {"operationId", "remixVideo"}, {"security", bearer}, {"parameters", {id_parameter()}},
       {"requestBody", {{"required", true}, {"content", {{"application/json", {{"schema", {{"type", "object"}, {"required", {"prompt"}}, {"properties", {{"prompt", {{"type", "string"}}}}}}}}}}}}},
@@ -136,7 +139,7 @@ std::string openapi_document() {
 
   const json document = {
       {"openapi", "3.1.0"},
-      {"info", {{"title", "opsis"}, {"version", "0.1.0"}, {"description", "The OpenAI Videos API, served by opsis. Webhooks video.completed and video.failed are signed as OpenAI signs its webhooks (webhook-id, webhook-timestamp, webhook-signature)."}}},
+      {"info", {{"title", "opsis"}, {"version", "0.1.0"}, {"description", "The OpenAI Videos API, served by opsis. Every response carries an x-request-id header (also in error bodies as error.request_id). Webhooks video.completed and video.failed are signed as OpenAI signs its webhooks (webhook-id, webhook-timestamp, webhook-signature)."}}},
       {"servers", {{{"url", "/"}}}},
       {"components",
        {{"securitySchemes", {{"bearerAuth", {{"type", "http"}, {"scheme", "bearer"}}}}},

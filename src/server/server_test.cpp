@@ -367,8 +367,14 @@ TEST(VideoService, ValidatesFieldsAndLimits) {
   expect_field(c, "input_reference");
   EXPECT_EQ(f.store->count_active_for_user("alice"), 0) << "bad input changes nothing";
 
-  EXPECT_EQ(videos.create(alice, good).model, "opsis-studio");  // sora-2 by default
-  videos.create(alice, good);
+  const store::VideoRecord made = videos.create(alice, good);
+  EXPECT_EQ(made.model, "sora-2");                // the spec's default, echoed as the name asked for
+  EXPECT_EQ(model_that_ran(made), "opsis-studio");  // what sora-2 means here
+  c = good;
+  c.model = "opsis-studio";
+  const store::VideoRecord named = videos.create(alice, c);
+  EXPECT_EQ(named.model, "opsis-studio");
+  EXPECT_EQ(model_that_ran(named), "opsis-studio");
   try {
     videos.create(alice, good);
     ADD_FAILURE() << "a third active job was accepted";
@@ -377,6 +383,16 @@ TEST(VideoService, ValidatesFieldsAndLimits) {
     EXPECT_GT(e.retry_after_seconds, 0);
   }
   EXPECT_EQ(f.store->count_active_for_user("alice"), 2);
+
+  store::ListQuery query;
+  query.limit = 0;  // the spec's minimum
+  const store::ListPage empty = videos.list(alice, query);
+  EXPECT_TRUE(empty.videos.empty());
+  EXPECT_TRUE(empty.has_more);
+  query.limit = -1;
+  EXPECT_THROW(videos.list(alice, query), InvalidArgument);
+  query.limit = 101;
+  EXPECT_THROW(videos.list(alice, query), InvalidArgument);
 }
 
 }  // namespace

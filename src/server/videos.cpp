@@ -68,6 +68,14 @@ uint64_t random_seed() {
 
 std::string new_video_id() { return "video_" + random_hex(16); }
 
+std::string model_that_ran(const store::VideoRecord& video) {
+  try {
+    return JobRequest::from_json(video.request_json).model;
+  } catch (const std::exception&) {
+    return video.model;  // no readable request: the record's name is all there is
+  }
+}
+
 VideoService::VideoService(store::MetadataStore& store, store::BlobStore& blobs, const ModelRegistry& models,
                            JobRunner& runner, Limits limits)
     : store_(store), blobs_(blobs), models_(models), runner_(runner), limits_(limits) {}
@@ -111,7 +119,8 @@ store::VideoRecord VideoService::queue(const Caller& caller, store::VideoRecord 
 
 store::VideoRecord VideoService::create(const Caller& caller, const CreateVideo& in) {
   check_prompt(in.prompt);
-  const std::string model = models_.resolve(in.model.value_or("sora-2"));
+  const std::string requested = in.model.value_or("sora-2");  // the spec's default
+  const std::string model = models_.resolve(requested);
   const ModelInfo info = models_.get(model).info();
   JobRequest request;
   request.model = model;
@@ -143,7 +152,7 @@ store::VideoRecord VideoService::create(const Caller& caller, const CreateVideo&
     request.input_reference_blob = blobs_.put(*in.input_reference);
   }
   store::VideoRecord video;
-  video.model = model;
+  video.model = requested;  // echoed as asked; request.model is what runs
   video.prompt = in.prompt;
   video.size = size;
   video.seconds = std::to_string(request.step.seconds);
@@ -160,8 +169,8 @@ store::VideoRecord VideoService::owned(const Caller& caller, const std::string& 
 store::VideoRecord VideoService::retrieve(const Caller& caller, const std::string& id) { return owned(caller, id); }
 
 store::ListPage VideoService::list(const Caller& caller, const store::ListQuery& query) {
-  if (query.limit < 1 || query.limit > limits_.max_list_limit)
-    throw InvalidArgument("limit", "limit must be 1 to " + std::to_string(limits_.max_list_limit));
+  if (query.limit < 0 || query.limit > limits_.max_list_limit)
+    throw InvalidArgument("limit", "limit must be 0 to " + std::to_string(limits_.max_list_limit));
   store::ListQuery scoped = query;
   scoped.user = caller.user;
   if (!scoped.after.empty()) owned(caller, scoped.after);
@@ -196,7 +205,7 @@ store::VideoRecord VideoService::remix(const Caller& caller, const std::string& 
   const store::VideoRecord source = finished_source(caller, id, "video_id");
   const JobRequest from = JobRequest::from_json(source.request_json);
   JobRequest request;
-  request.model = source.model;
+  request.model = from.model;  // what made the source, even if its alias now means another model
   request.history = from.full_history();
   request.step = {PromptStep::Use::Remix, prompt, std::stoi(source.seconds)};
   request.width = from.width;
@@ -216,15 +225,15 @@ store::VideoRecord VideoService::extend(const Caller& caller, const ExtendVideo&
   check_prompt(in.prompt);
   if (in.video_id.empty()) throw InvalidArgument("video", "name the video to extend: video: {id: \"video_...\"}");
   const store::VideoRecord source = finished_source(caller, in.video_id, "video");
-  const ModelInfo info = models_.get(source.model).info();
+  const JobRequest from = JobRequest::from_json(source.request_json);
+  const ModelInfo info = models_.get(from.model).info();
   const int added = parse_seconds(in.seconds.value_or("4"), info, "seconds");
   const int total = std::stoi(source.seconds) + added;
   if (total > kMaxTotalSeconds)
     throw InvalidArgument("seconds", "the extended video would last " + std::to_string(total) + " s; at most " +
                                          std::to_string(kMaxTotalSeconds) + " s in all");
-  const JobRequest from = JobRequest::from_json(source.request_json);
   JobRequest request;
-  request.model = source.model;
+  request.model = from.model;
   request.history = from.full_history();
   request.step = {PromptStep::Use::Extend, in.prompt, added};
   request.width = from.width;

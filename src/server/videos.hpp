@@ -88,4 +88,8 @@ class VideoService {
 // "video_" + 32 hex digits.
 std::string new_video_id();
 
+// The model that made (or will make) the video: VideoRecord::model is the name the client
+// asked for, which may be an alias ("sora-2"); the job's request pins what it resolved to.
+std::string model_that_ran(const store::VideoRecord& video);
+
 }  // namespace opsis::server

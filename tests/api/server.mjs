@@ -25,9 +25,10 @@ export function revokeKey(dataDir, idOrPrefix) {
   execFileSync(opsisBinary(), ['keys', 'revoke', idOrPrefix, '--data-dir', dataDir], { stdio: 'ignore' });
 }
 
-// Resolves once the server prints the address it listens on.
-export function startServer(dataDir, extraArgs = []) {
-  const child = spawn(opsisBinary(), ['serve', '--port', '0', '--data-dir', dataDir, '--no-access-log', ...extraArgs], {
+// Resolves once the server prints the address it listens on. accessLog: keep the JSON access
+// log on stderr (read with stderr()).
+export function startServer(dataDir, extraArgs = [], { accessLog = false } = {}) {
+  const child = spawn(opsisBinary(), ['serve', '--port', '0', '--data-dir', dataDir, ...(accessLog ? [] : ['--no-access-log']), ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';

@@ -45,11 +45,16 @@ async function download(id, variant) {
 }
 
 test('create (multipart) returns a queued video, then progresses to completed', async () => {
-  const created = await client.videos.create({ prompt: 'A red ball bounces in a meadow, the camera dollies in', ...small });
+  const { data: created, request_id, response } =
+    await client.videos.create({ prompt: 'A red ball bounces in a meadow, the camera dollies in', ...small }).withResponse();
+  assert.match(request_id, /^req_[0-9a-f]{32}$/, 'x-request-id, as the SDK exposes it');
+  assert.equal(created._request_id, request_id);
+  assert.equal(response.headers.get('x-request-id'), request_id);
   assert.match(created.id, /^video_[0-9a-f]{32}$/);
   assert.equal(created.object, 'video');
   assert.equal(created.status, 'queued');
-  assert.equal(created.model, 'opsis-studio');  // sora-2 is an alias of the default model
+  assert.equal(created.model, 'sora-2', 'the model name is echoed as asked');
+  assert.equal(created.resolved_model, 'opsis-studio', 'sora-2 is an alias of the default model');
   assert.equal(created.seconds, '1');
   assert.equal(created.size, '160x90');
   assert.equal(created.progress, 0);
@@ -59,6 +64,8 @@ test('create (multipart) returns a queued video, then progresses to completed', 
   const pollHeaders = [];
   first = await waitFor(client, created.id, { onPoll: (v, r) => v.status !== 'completed' && pollHeaders.push(r.headers.get('openai-poll-after-ms')) });
   assert.equal(first.status, 'completed');
+  assert.equal(first.model, 'sora-2');
+  assert.equal(first.resolved_model, 'opsis-studio');
   assert.equal(first.progress, 100);
   assert.ok(first.completed_at >= first.created_at);
   assert.ok(first.expires_at > first.completed_at);
@@ -147,6 +154,8 @@ test('list walks every page with the SDK auto-pagination', async () => {
 test('remix keeps size and length and records its source', async () => {
   const remix = await client.videos.remix(first.id, { prompt: 'on a snowfield at night' });
   assert.equal(remix.remixed_from_video_id, first.id);
+  assert.equal(remix.model, 'sora-2', 'a remix keeps its source\'s model as asked');
+  assert.equal(remix.resolved_model, 'opsis-studio');
   assert.equal(remix.size, first.size);
   assert.equal(remix.seconds, first.seconds);
   const done = await waitFor(client, remix.id);
@@ -158,6 +167,8 @@ test('remix keeps size and length and records its source', async () => {
 test('extension holds the whole stitched clip', async () => {
   const extended = await client.videos.extend({ video: { id: first.id }, prompt: 'the camera pans left', seconds: '2' });
   assert.equal(extended.seconds, '3', 'seconds is the stitched total');
+  assert.equal(extended.model, 'sora-2');
+  assert.equal(extended.resolved_model, 'opsis-studio');
   const done = await waitFor(client, extended.id);
   assert.equal(done.status, 'completed', JSON.stringify(done.error));
   const bytes = (await download(extended.id, 'video')).bytes;
@@ -205,6 +216,13 @@ test('errors raise the SDK error classes, with OpenAI\'s envelope', async () => 
     });
   }
   await assert.rejects(client.videos.list({ limit: 101 }), (e) => e instanceof OpenAI.BadRequestError && e.param === 'limit');
+  await assert.rejects(client.videos.list({ limit: -1 }), (e) => e instanceof OpenAI.BadRequestError && e.param === 'limit');
+  // Error bodies carry the response's request id, which the SDK exposes as requestID.
+  await assert.rejects(bad({ size: '999x999' }), (e) => {
+    assert.match(e.requestID, /^req_[0-9a-f]{32}$/);
+    assert.equal(e.error.request_id, e.requestID);
+    return true;
+  });
   await assert.rejects(client.videos.retrieve('video_00000000000000000000000000000000'), OpenAI.NotFoundError);
   const stranger = new OpenAI({ apiKey: 'sk-opsis-wrong', baseURL: server.baseURL, maxRetries: 0 });
   await assert.rejects(stranger.videos.list(), OpenAI.AuthenticationError);
@@ -219,6 +237,38 @@ test('errors raise the SDK error classes, with OpenAI\'s envelope', async () => 
     (e) => e instanceof OpenAI.BadRequestError && e.code === 'video_not_ready');
   await assert.rejects(client.videos.downloadContent(pending.id), (e) => e instanceof OpenAI.NotFoundError && e.code === 'video_not_ready');
   await client.videos.delete(pending.id);
+});
+
+test('the spec\'s types: wrong ones are a 400 naming the param, nothing is converted', async () => {
+  const post = async (path, body) => {
+    const r = await fetch(`${server.baseURL}${path}`, {
+      method: 'POST', headers: { Authorization: `Bearer ${client.apiKey}`, 'Content-Type': 'application/json' }, body: JSON.stringify(body),
+    });
+    return { status: r.status, requestId: r.headers.get('x-request-id'), body: await r.json() };
+  };
+  const base = { prompt: 'A red ball', ...small };
+  for (const [fields, param] of [[{ prompt: 42 }, 'prompt'], [{ seconds: 4 }, 'seconds'], [{ seconds: 1 }, 'seconds'],
+                                 [{ size: 160 }, 'size'], [{ model: 2 }, 'model'], [{ prompt: ['A red ball'] }, 'prompt'],
+                                 [{ prompt: true }, 'prompt'], [{ seconds: { value: '1' } }, 'seconds'], [{ input_reference: 5 }, 'input_reference'],
+                                 [{ input_reference: {} }, 'input_reference'], [{ input_reference: { image_url: 5 } }, 'input_reference.image_url']]) {
+    const r = await post('/videos', { ...base, ...fields });
+    assert.equal(r.status, 400, JSON.stringify(fields));
+    assert.equal(r.body.error.type, 'invalid_request_error');
+    assert.equal(r.body.error.param, param, JSON.stringify(fields));
+    assert.equal(r.body.error.request_id, r.requestId);
+  }
+  const remixed = await post('/videos/video_00000000000000000000000000000000/remix', { prompt: 42 });
+  assert.equal(remixed.status, 400);
+  assert.equal(remixed.body.error.param, 'prompt');
+  const extended = await post('/videos/extensions', { video: { id: 'video_00000000000000000000000000000000' }, prompt: 'on', seconds: 2 });
+  assert.equal(extended.status, 400);
+  assert.equal(extended.body.error.param, 'seconds');
+  // The spec's minimum for limit is 0: an empty page that says whether there is more.
+  const empty = await client.videos.list({ limit: 0 });
+  assert.deepEqual(empty.data, []);
+  assert.equal(empty.has_more, true);
+  const raw = await (await fetch(`${server.baseURL}/videos?limit=0`, { headers: { Authorization: `Bearer ${client.apiKey}` } })).json();
+  assert.deepEqual(raw, { object: 'list', data: [], first_id: null, last_id: null, has_more: true });
 });
 
 test('webhooks arrive signed the way the SDK verifies them', async () => {

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "models/layers/layers.hpp"
 #include "models/mini/config.hpp"
 
 namespace opsis::mini {
@@ -42,14 +43,7 @@ struct Context {
   torch::Tensor time_offset;  // [B] seconds
 };
 
-struct AttentionImpl : torch::nn::Module {
-  AttentionImpl(int d_model, int heads);
-  // x: [B, Lq, d], memory: [B, Lk, d], mask: [B, Lk] bool or undefined -> [B, Lq, d]
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& memory, const torch::Tensor& mask = {});
-  int heads;
-  torch::nn::Linear q{nullptr}, k{nullptr}, v{nullptr}, o{nullptr};
-};
-TORCH_MODULE(Attention);
+using layers::Attention;
 
 struct TextLayerImpl : torch::nn::Module {
   TextLayerImpl(int d_model, int heads, int mlp_ratio);
@@ -110,9 +104,7 @@ struct MiniModelImpl : torch::nn::Module {
 };
 TORCH_MODULE(MiniModel);
 
-// Sinusoidal features of `values` (any shape) -> [..., dims], periods geometric in
-// [min_period, max_period].
-torch::Tensor sinusoidal(const torch::Tensor& values, int dims, double min_period, double max_period);
+using layers::sinusoidal;
 
 // Inputs from plain data (one batch row each); lengths are padded to the longest.
 torch::Tensor text_tokens(const std::vector<std::string>& texts, int max_bytes);

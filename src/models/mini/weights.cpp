@@ -1,19 +1,11 @@
 #include "models/mini/weights.hpp"
 
-#include <sstream>
 
 #include "core/error.hpp"
 
 namespace opsis::mini {
 
 namespace {
-std::string shape_text(const std::vector<int64_t>& shape) {
-  std::ostringstream out;
-  out << "[";
-  for (size_t i = 0; i < shape.size(); ++i) out << (i ? ", " : "") << shape[i];
-  out << "]";
-  return out.str();
-}
 // parameter <- the file's values (same shape, checked by the caller)
 void copy_values(torch::Tensor& parameter, const safetensors::Tensor& stored) {
   std::vector<float> values = stored.to_float();
@@ -46,8 +38,8 @@ MiniModel from_safetensors(const safetensors::File& file) {
     const auto found = file.tensors.find(item.key());
     if (found == file.tensors.end()) throw InvalidArgument("weights", "tensor '" + item.key() + "' is missing");
     if (found->second.shape != item.value().sizes().vec())
-      throw InvalidArgument("weights", "tensor '" + item.key() + "' has shape " + shape_text(found->second.shape) +
-                                           ", the config gives " + shape_text(item.value().sizes().vec()));
+      throw InvalidArgument("weights", "tensor '" + item.key() + "' has shape " + safetensors::shape_text(found->second.shape) +
+                                           ", the config gives " + safetensors::shape_text(item.value().sizes().vec()));
     copy_values(item.value(), found->second);
     ++used;
   }

@@ -27,31 +27,7 @@ torch::Tensor expand_like(const torch::Tensor& v, const torch::Tensor& x) {
 }
 }  // namespace
 
-torch::Tensor sinusoid(const torch::Tensor& values, int dims, double min_period, double max_period) {
-  const int half = dims / 2;
-  auto exponent = torch::arange(half, values.options().dtype(torch::kFloat32)) / std::max(1, half - 1);
-  auto periods = min_period * torch::pow(max_period / min_period, exponent);
-  auto angles = values.unsqueeze(-1).to(torch::kFloat32) * (2 * M_PI) / periods;
-  return torch::cat({torch::sin(angles), torch::cos(angles)}, -1);
-}
 
-GenAttentionImpl::GenAttentionImpl(int d_model, int heads_) : heads(heads_) {
-  q = register_module("q", nn::Linear(d_model, d_model));
-  k = register_module("k", nn::Linear(d_model, d_model));
-  v = register_module("v", nn::Linear(d_model, d_model));
-  o = register_module("o", nn::Linear(d_model, d_model));
-}
-
-torch::Tensor GenAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& memory, const torch::Tensor& mask) {
-  const int64_t N = x.size(0), Lq = x.size(1), Lk = memory.size(1), d = x.size(2), hd = d / heads;
-  auto Q = q(x).view({N, Lq, heads, hd}).transpose(1, 2);        // [N, H, Lq, hd]
-  auto K = k(memory).view({N, Lk, heads, hd}).transpose(1, 2);   // [N, H, Lk, hd]
-  auto V = v(memory).view({N, Lk, heads, hd}).transpose(1, 2);
-  auto scores = torch::matmul(Q, K.transpose(-2, -1)) / std::sqrt(double(hd));  // [N, H, Lq, Lk]
-  if (mask.defined()) scores = scores.masked_fill(~mask.view({N, 1, 1, Lk}), -1e9);
-  auto out = torch::matmul(torch::softmax(scores, -1), V);       // [N, H, Lq, hd]
-  return o(out.transpose(1, 2).reshape({N, Lq, d}));
-}
 
 GenBlockImpl::GenBlockImpl(int d, int heads, int mlp_ratio, bool temporal_) : temporal(temporal_) {
   video_mod = register_module("video_mod", nn::Linear(d, 6 * d));
@@ -164,8 +140,8 @@ GeneratorImpl::GeneratorImpl(const GeneratorConfig& c, int channels) : config(c)
 GeneratorContext GeneratorImpl::encode(const ContextInputs& in) {
   const int64_t B = in.ids.size(0);
   auto tokens = slot_embed(in.ids).sum(2);  // [B, L, d]
-  auto time_features = torch::cat({sinusoid(in.times.select(2, 0), kTimeFeatures, 0.05, 60.0),
-                                   sinusoid(in.times.select(2, 1), kTimeFeatures, 0.05, 60.0)}, -1);
+  auto time_features = torch::cat({layers::sinusoidal(in.times.select(2, 0), kTimeFeatures, 0.05, 60.0),
+                                   layers::sinusoidal(in.times.select(2, 1), kTimeFeatures, 0.05, 60.0)}, -1);
   tokens = tokens + slot_time(time_features) * in.has_time.unsqueeze(-1) + slot_value(in.values);
   // Pooled: the mean of the tokens present (the slots decide the scene as a whole).
   auto m = in.mask.to(torch::kFloat32).unsqueeze(-1);
@@ -191,18 +167,18 @@ GeneratorOutputs GeneratorImpl::forward(const GeneratorInputs& in, const Generat
   v = video_in(v);
   // positions: the cell's centre (x, y in [-1, 1], also right for 9:16 and square) and time in seconds
   auto coordinates = cell_coordinates(h, w, in.video.device()).view({2, S}).transpose(0, 1);  // [S, 2]
-  v = v + cell_position(torch::cat({sinusoid(coordinates.select(1, 0), kTimeFeatures, 0.25, 8.0),
-                                    sinusoid(coordinates.select(1, 1), kTimeFeatures, 0.25, 8.0)}, -1)).view({1, 1, S, -1});
+  v = v + cell_position(torch::cat({layers::sinusoidal(coordinates.select(1, 0), kTimeFeatures, 0.25, 8.0),
+                                    layers::sinusoidal(coordinates.select(1, 1), kTimeFeatures, 0.25, 8.0)}, -1)).view({1, 1, S, -1});
   const double latent_seconds = 2.0 / 24.0, audio_seconds = 0.04;
   auto frame_times = in.time_offset.view({B, 1}) + torch::arange(T, options).view({1, T}) * latent_seconds + latent_seconds / 2;
   auto token_times = in.time_offset.view({B, 1}) + torch::arange(A, options).view({1, A}) * audio_seconds + audio_seconds / 2;
   const int d = config.d_model;
   auto time_embedding = [&](const torch::Tensor& t) {  // sinusoid in seconds, d features, zero-padded
-    return sinusoid(t, d, 0.08, 60.0);
+    return layers::sinusoidal(t, d, 0.08, 60.0);
   };
   v = v + time_embedding(frame_times).unsqueeze(2);
   auto a = audio_in((in.audio)) + time_embedding(token_times);
-  auto c = time_mlp->forward(sinusoid(in.t * 1000.0, kTimeFeatures, 1.0, 10000.0)) + context.pooled;
+  auto c = time_mlp->forward(layers::sinusoidal(in.t * 1000.0, kTimeFeatures, 1.0, 10000.0)) + context.pooled;
 
   GeneratorOutputs out;
   for (size_t i = 0; i < blocks->size(); ++i) {

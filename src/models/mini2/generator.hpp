@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "models/layers/layers.hpp"
 #include "models/mini2/config.hpp"
 
 namespace opsis::mini2 {
@@ -65,14 +66,7 @@ struct GeneratorOutputs {
   torch::Tensor impact_logits;  // [B, A] (auxiliary)
 };
 
-struct GenAttentionImpl : torch::nn::Module {
-  GenAttentionImpl(int d_model, int heads);
-  // x: [N, Lq, d], memory: [N, Lk, d], mask: [N, Lk] bool or undefined -> [N, Lq, d]
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& memory, const torch::Tensor& mask = {});
-  int heads;
-  torch::nn::Linear q{nullptr}, k{nullptr}, v{nullptr}, o{nullptr};
-};
-TORCH_MODULE(GenAttention);
+using GenAttention = layers::Attention;
 
 struct GenBlockImpl : torch::nn::Module {
   GenBlockImpl(int d_model, int heads, int mlp_ratio, bool temporal);
@@ -112,7 +106,5 @@ struct GeneratorImpl : torch::nn::Module {
 };
 TORCH_MODULE(Generator);
 
-// Sinusoidal features of `values` (any shape) -> [..., dims], periods geometric in [min, max].
-torch::Tensor sinusoid(const torch::Tensor& values, int dims, double min_period, double max_period);
 
 }  // namespace opsis::mini2

@@ -1,20 +1,9 @@
 #include "models/mini2/weights.hpp"
 
-#include <sstream>
 
 #include "core/error.hpp"
 
 namespace opsis::mini2 {
-
-namespace {
-std::string shape_text(const std::vector<int64_t>& shape) {
-  std::ostringstream out;
-  out << "[";
-  for (size_t i = 0; i < shape.size(); ++i) out << (i ? ", " : "") << shape[i];
-  out << "]";
-  return out.str();
-}
-}  // namespace
 
 Mini2Config read_config(const safetensors::File& file) {
   const auto config = file.metadata.find("opsis.config");
@@ -43,8 +32,8 @@ void load_tensors(torch::nn::Module& module, const safetensors::File& file, cons
     const auto found = file.tensors.find(name);
     if (found == file.tensors.end()) throw InvalidArgument("weights", "tensor '" + name + "' is missing");
     if (found->second.shape != item.value().sizes().vec())
-      throw InvalidArgument("weights", "tensor '" + name + "' has shape " + shape_text(found->second.shape) +
-                                           ", the config gives " + shape_text(item.value().sizes().vec()));
+      throw InvalidArgument("weights", "tensor '" + name + "' has shape " + safetensors::shape_text(found->second.shape) +
+                                           ", the config gives " + safetensors::shape_text(item.value().sizes().vec()));
     std::vector<float> values = found->second.to_float();
     item.value().copy_(torch::from_blob(values.data(), item.value().sizes(), torch::kFloat32));
   }

@@ -1,0 +1,487 @@
+// opsis-train-probes: trains the evaluation's probes (src/eval/probe_net.hpp) on studio clips
+// with their ground truth and writes models/opsis-probes.safetensors.
+//   scene probe: one-object scenes with none of the held-out combinations (and
+//     character-only scenes for setting/time/weather), tested on scenes OF the held-out
+//     combinations;
+//   character probe: character scenes, tested on fresh ones.
+// Training sees mild picture damage (blur, noise, gain) so that the probes also read the
+// blurrier generated clips.
+#include <CLI/CLI.hpp>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <functional>
+#include <cstring>
+#include <memory>
+#include <tuple>
+#include <cstdio>
+#include <numeric>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "eval/probe_net.hpp"
+#include "studio/studio.hpp"
+
+using namespace opsis;
+using namespace opsis::eval;
+
+namespace {
+
+struct Example {
+  std::vector<uint8_t> input;
+  std::vector<int> labels;
+};
+
+studio::RenderOptions options(uint64_t seed) {
+  studio::RenderOptions r;
+  r.width = kNetWidth;
+  r.height = kNetHeight;
+  r.fps = kProbeFps;
+  r.seed = seed;
+  r.audio = false;
+  return r;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+// Blur (3x3 box, per channel), gain and noise on a float batch [n][c][h][w]; frame
+// channels are those with (c % period) < frame_channels, the rest are differences.
+torch::Tensor damage(torch::Tensor x, int period, int frame_channels, std::mt19937_64& rng) {
+  const int64_t n = x.size(0), c = x.size(1);
+  std::uniform_real_distribution<float> u(0, 1);
+  auto blurred = torch::avg_pool2d(x, 3, 1, 1, false, false);
+  std::vector<float> blur(static_cast<size_t>(n)), gain(static_cast<size_t>(n)), noise(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    blur[size_t(i)] = u(rng) < 0.4f ? u(rng) : 0.0f;
+    gain[size_t(i)] = 0.94f + 0.12f * u(rng);
+    noise[size_t(i)] = u(rng) < 0.5f ? 0.02f * u(rng) : 0.0f;
+  }
+  auto b = torch::tensor(blur).view({n, 1, 1, 1});
+  x = x * (1 - b) + blurred * b;
+  auto is_frame = torch::zeros({c});
+  for (int64_t k = 0; k < c; ++k) is_frame[k] = (k % period) < frame_channels ? 1.0f : 0.0f;
+  is_frame = is_frame.view({1, c, 1, 1});
+  auto g = torch::tensor(gain).view({n, 1, 1, 1});
+  // Frames are value - 0.5: a gain g scales the value; differences scale by g.
+  x = is_frame * ((x + 0.5f) * g - 0.5f) + (1 - is_frame) * x * g;
+  auto s = torch::tensor(noise).view({n, 1, 1, 1});
+  x = x + torch::randn_like(x) * s * (is_frame + (1 - is_frame) * 4.0f);
+  return x;
+}
+
+template <typename Net, typename MakeInput, size_t Heads>
+void train_net(Net& net, const std::vector<Example>& train, const std::vector<Example>& test, int epochs, int batch,
+               double lr, MakeInput make_input, int period, int frame_channels, const std::array<HeadSpec, Heads>& specs,
+               std::mt19937_64& rng, const char* what, std::map<std::string, std::string>& meta,
+               const std::function<void()>& checkpoint) {
+  torch::optim::AdamW optimizer(net->parameters(), torch::optim::AdamWOptions(lr).weight_decay(1e-4));
+  std::vector<size_t> order(train.size());
+  std::iota(order.begin(), order.end(), 0);
+  const int steps_per_epoch = int((train.size() + size_t(batch) - 1) / size_t(batch));
+  const int total_steps = epochs * steps_per_epoch;
+  int step = 0;
+  const auto start = std::chrono::steady_clock::now();
+  auto evaluate = [&](const std::vector<Example>& set, bool print) {
+    net->eval();
+    torch::NoGradGuard no_grad;
+    std::array<int, Heads> right{}, count{};
+    for (size_t s = 0; s < set.size(); s += 64) {
+      std::vector<const std::vector<uint8_t>*> inputs;
+      for (size_t i = s; i < std::min(set.size(), s + 64); ++i) inputs.push_back(&set[i].input);
+      const auto logits = net->forward(make_input(inputs));
+      for (size_t h = 0; h < Heads; ++h) {
+        auto a = logits[h].argmax(1).contiguous();
+        for (size_t i = 0; i < inputs.size(); ++i) {
+          const int y = set[s + i].labels[h];
+          if (y < 0) continue;
+          count[h] += 1;
+          right[h] += a.template data_ptr<int64_t>()[i] == y;
+        }
+      }
+    }
+    std::string line;
+    for (size_t h = 0; h < Heads; ++h) {
+      char buf[96];
+      std::snprintf(buf, sizeof buf, " %s %.1f%% (%d)", specs[h].name, count[h] ? 100.0 * right[h] / count[h] : 0.0, count[h]);
+      line += buf;
+      if (print) meta[std::string(what) + " test " + specs[h].name] = std::to_string(count[h] ? double(right[h]) / count[h] : 0.0);
+    }
+    net->train();
+    return line;
+  };
+  net->train();
+  for (int epoch = 0; epoch < epochs; ++epoch) {
+    std::shuffle(order.begin(), order.end(), rng);
+    double loss_sum = 0;
+    for (int b = 0; b < steps_per_epoch; ++b) {
+      const double progress = double(step) / total_steps;
+      const double rate = lr * (step < steps_per_epoch ? double(step + 1) / steps_per_epoch : 0.5 * (1 + std::cos(M_PI * progress)));
+      for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(rate);
+      std::vector<const std::vector<uint8_t>*> inputs;
+      std::vector<std::vector<int64_t>> labels(Heads);
+      for (size_t i = size_t(b) * size_t(batch); i < std::min(train.size(), size_t(b + 1) * size_t(batch)); ++i) {
+        inputs.push_back(&train[order[i]].input);
+        for (size_t h = 0; h < Heads; ++h) labels[h].push_back(train[order[i]].labels[h]);
+      }
+      auto x = damage(make_input(inputs), period, frame_channels, rng);
+      const auto logits = net->forward(x);
+      torch::Tensor loss = torch::zeros({});
+      for (size_t h = 0; h < Heads; ++h) {
+        auto y = torch::tensor(labels[h]);
+        if ((y >= 0).sum().item<int64_t>() == 0) continue;
+        loss = loss + torch::nn::functional::cross_entropy(
+                          logits[h], y, torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-1).label_smoothing(0.05));
+      }
+      optimizer.zero_grad();
+      loss.backward();
+      optimizer.step();
+      loss_sum += loss.item<double>();
+      ++step;
+    }
+    std::printf("%s epoch %d/%d: loss %.3f, %.0f s;%s\n", what, epoch + 1, epochs, loss_sum / steps_per_epoch,
+                seconds_since(start), (epoch + 1 == epochs || (epoch + 1) % 4 == 0) ? evaluate(test, false).c_str() : "");
+    std::fflush(stdout);
+    net->eval();
+    checkpoint();  // the probes file so far, after every epoch (a long run can be stopped)
+    net->train();
+  }
+  std::printf("%s held-out test:%s\n", what, evaluate(test, true).c_str());
+  net->eval();
+}
+
+// ---- The impact detector ----
+
+// A large (sometimes small) ball or box bouncing or falling (sometimes rolling: no impacts),
+// static camera, in a random ground setting; `eval_like`: as `opsis eval` checks it (large,
+// ball bounces or box falls, day, clear).
+studio::SceneSpec impact_scene(std::mt19937_64& rng, bool eval_like) {
+  using namespace studio;
+  auto pick = [&](int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng); };
+  SceneSpec spec;
+  spec.setting = Setting(pick(7));
+  const bool ball = pick(2);
+  ObjectSpec o{ball ? ObjectKind::Ball : ObjectKind::Box, Color(pick(8)), Size::Large, ball ? Motion::Bounces : Motion::Falls};
+  if (!eval_like) {
+    spec.time_of_day = pick(3) == 0 ? TimeOfDay::GoldenHour : TimeOfDay::Day;
+    spec.weather = pick(6) == 0 ? Weather::Rain : Weather::Clear;
+    if (pick(4) == 0) o.size = Size::Small;
+    const int m = pick(10);
+    o.motion = m < 4 ? Motion::Bounces : m < 8 ? Motion::Falls : m == 8 ? Motion::RollsLeft : Motion::RollsRight;
+  }
+  spec.objects = {o};
+  spec.shots[0].seconds = 4;
+  return spec;
+}
+
+struct ImpactExample {
+  std::vector<float> profile;  // [2][bands][frames]
+  std::vector<float> target, weight;
+  std::vector<double> truth;
+};
+
+ImpactExample impact_example(std::mt19937_64& rng, bool eval_like) {
+  const auto spec = impact_scene(rng, eval_like);
+  auto r = options(rng());
+  r.fps = 24;
+  const auto clip = studio::render_clip(spec, r);
+  ImpactExample e;
+  e.profile = impact_profile(clip.video);
+  e.truth = truth_impacts(clip, 24);
+  const int frames = clip.video.frame_count();
+  e.target.assign(size_t(frames), 0.0f);
+  e.weight.assign(size_t(frames), 1.0f);
+  for (double t : e.truth)
+    for (int f = 0; f < frames; ++f) {
+      const double d = std::abs(t * 24 - f);
+      if (d <= 0.5) e.target[size_t(f)] = 1, e.weight[size_t(f)] = 1;
+      else if (d < 1.0 && e.target[size_t(f)] == 0) e.weight[size_t(f)] = 0;
+    }
+  return e;
+}
+
+void train_impact(ImpactNet& net, int clips, int test_clips, int epochs, std::mt19937_64& rng,
+                  std::map<std::string, std::string>& meta) {
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<ImpactExample> train, test;
+  for (int i = 0; i < clips; ++i) train.push_back(impact_example(rng, i % 2 == 0));
+  for (int i = 0; i < test_clips; ++i) test.push_back(impact_example(rng, true));
+  std::printf("impact: rendered %d + %d clips in %.0f s\n", clips, test_clips, seconds_since(start));
+  const int frames = int(train[0].target.size());
+  auto stack = [&](const std::vector<ImpactExample>& set, const std::vector<size_t>& idx, bool with_targets) {
+    auto x = torch::empty({int64_t(idx.size()), 2, kImpactBands, frames});
+    auto y = torch::empty({int64_t(idx.size()), frames}), w = torch::empty({int64_t(idx.size()), frames});
+    for (size_t i = 0; i < idx.size(); ++i) {
+      const auto& e = set[idx[i]];
+      std::memcpy(x[int64_t(i)].data_ptr<float>(), e.profile.data(), e.profile.size() * sizeof(float));
+      if (with_targets) {
+        std::memcpy(y[int64_t(i)].data_ptr<float>(), e.target.data(), e.target.size() * sizeof(float));
+        std::memcpy(w[int64_t(i)].data_ptr<float>(), e.weight.data(), e.weight.size() * sizeof(float));
+      }
+    }
+    return std::make_tuple(x, y, w);
+  };
+  auto score = [&](const std::vector<ImpactExample>& set) {
+    net->eval();
+    torch::NoGradGuard no_grad;
+    int truth_n = 0, seen = 0, found_n = 0, found_true = 0;
+    for (size_t i = 0; i < set.size(); ++i) {
+      auto [x, y, w] = stack(set, {i}, false);
+      auto l = net->forward(x).contiguous();
+      std::vector<float> logits(l.data_ptr<float>(), l.data_ptr<float>() + frames);
+      const auto found = impact_peaks(logits, 24);
+      truth_n += int(set[i].truth.size()), found_n += int(found.size());
+      seen += int(std::lround(share_matched(set[i].truth, found, 0.042) * double(set[i].truth.size())));
+      found_true += int(std::lround(share_matched(found, set[i].truth, 0.042) * double(found.size())));
+    }
+    net->train();
+    return std::make_tuple(double(seen) / std::max(1, truth_n), double(found_true) / std::max(1, found_n), truth_n, found_n);
+  };
+  torch::optim::AdamW optimizer(net->parameters(), torch::optim::AdamWOptions(3e-3).weight_decay(1e-4));
+  std::vector<size_t> order(train.size());
+  std::iota(order.begin(), order.end(), 0);
+  net->train();
+  for (int epoch = 0; epoch < epochs; ++epoch) {
+    std::shuffle(order.begin(), order.end(), rng);
+    double loss_sum = 0;
+    int batches = 0;
+    for (size_t b = 0; b < order.size(); b += 16) {
+      std::vector<size_t> idx(order.begin() + long(b), order.begin() + long(std::min(order.size(), b + 16)));
+      auto [x, y, w] = stack(train, idx, true);
+      auto logits = net->forward(x);
+      auto loss = torch::binary_cross_entropy_with_logits(logits, y, w, torch::full({1}, 6.0f));
+      optimizer.zero_grad();
+      loss.backward();
+      optimizer.step();
+      loss_sum += loss.item<double>();
+      ++batches;
+    }
+    if ((epoch + 1) % 5 == 0 || epoch + 1 == epochs) {
+      auto [recall, precision, t, f] = score(test);
+      std::printf("impact epoch %d/%d: loss %.4f; test recall %.1f%% of %d, precision %.1f%% of %d; %.0f s\n", epoch + 1,
+                  epochs, loss_sum / batches, 100 * recall, t, 100 * precision, f, seconds_since(start));
+      std::fflush(stdout);
+    }
+  }
+  auto [recall, precision, t, f] = score(test);
+  meta["impact test recall"] = std::to_string(recall);
+  meta["impact test precision"] = std::to_string(precision);
+  meta["impact_clips"] = std::to_string(clips);
+  net->eval();
+}
+
+// The signal-level detectors against the studio truth: the visual impact detector on large
+// balls bouncing and large boxes falling (static camera, 24 fps), and the mouth reader on
+// talking close-ups. Prints per-clip times when verbose.
+void check_detectors(int clips, uint64_t seed, bool verbose, const Probes* probes_for_check) {
+  using namespace studio;
+  std::mt19937_64 rng(seed);
+  auto pick = [&](int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng); };
+  int truth_n = 0, seen = 0, found_n = 0, found_true = 0;
+  for (int i = 0; i < clips; ++i) {
+    const bool ball = pick(2);
+    SceneSpec spec;
+    spec.setting = Setting(pick(7));
+    spec.objects = {ObjectSpec{ball ? ObjectKind::Ball : ObjectKind::Box, Color(pick(8)), Size::Large, ball ? Motion::Bounces : Motion::Falls}};
+    spec.shots[0].seconds = 4;
+    RenderOptions r = options(rng());
+    r.fps = 24;
+    const Clip clip = render_clip(spec, r);
+    std::vector<double> truth;
+    for (const auto& e : clip.truth.events) {
+      if (e.kind != EventKind::Impact || e.other != -1 || e.speed < 1.0f) continue;
+      const int t = std::clamp(int(std::lround(e.time * 24)), 0, int(clip.truth.frames.size()) - 1);
+      const auto& entities = clip.truth.frames[size_t(t)].entities;
+      if (e.entity < 0 || e.entity >= int(entities.size()) || !entities[size_t(e.entity)].visible) continue;
+      truth.push_back(e.time);
+    }
+    const auto found = probes_for_check ? probes_for_check->impacts(clip.video) : visual_impacts(clip.video);
+    const double tol = 0.042;
+    const int s = int(std::lround(share_matched(truth, found, tol) * truth.size()));
+    const int f = int(std::lround(share_matched(found, truth, tol) * found.size()));
+    truth_n += int(truth.size()), seen += s, found_n += int(found.size()), found_true += f;
+    if (verbose) {
+      std::printf("clip %d %s %s: truth", i, ball ? "ball" : "box", std::string(name(spec.setting)).c_str());
+      for (double t : truth) std::printf(" %.1f", t * 24);
+      std::printf(" | found");
+      for (double t : found) std::printf(" %.1f", t * 24);
+      std::printf("\n");
+    }
+  }
+  std::printf("impact detector: %d clips, recall %.1f%% of %d truth impacts, precision %.1f%% of %d found\n", clips,
+              100.0 * seen / std::max(1, truth_n), truth_n, 100.0 * found_true / std::max(1, found_n), found_n);
+  double corr = 0;
+  const int mouths = std::max(1, clips / 4);
+  for (int i = 0; i < mouths; ++i) {
+    SceneSpec spec;
+    spec.setting = Setting(pick(7));
+    CharacterSpec c;
+    c.identity.skin = SkinTone(pick(5));
+    c.identity.hair_color = HairColor(pick(6));
+    c.identity.shirt = Color(pick(8));
+    c.identity.accessory = Accessory(pick(3));
+    c.action = Action::Talks;
+    c.line = "Wow, what a big bright moon tonight, said the man with the map.";
+    spec.characters = {c};
+    spec.shots[0].framing = Framing::CloseUp;
+    spec.shots[0].seconds = 4;
+    RenderOptions r = options(rng());
+    r.fps = 24;
+    const Clip clip = render_clip(spec, r);
+    const auto mouth = mouth_openness(clip.video, boxes_of(clip, 0));
+    std::vector<double> drawn;
+    for (const auto& frame : clip.truth.frames) drawn.push_back(frame.entities.at(0).mouth_open);
+    const double r0 = correlation_at_lag(mouth, drawn, 0);
+    corr += r0 / mouths;
+    if (verbose) std::printf("mouth clip %d: r = %.3f\n", i, r0);
+  }
+  std::printf("mouth reader: %d clips, mean r = %.3f\n", mouths, corr);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"train the opsis eval probes on studio clips"};
+  int object_clips = 2400, character_clips = 1500, object_test = 300, character_test = 300;
+  int scene_epochs = 8, character_epochs = 10, threads = 2;
+  uint64_t seed = 1;
+  std::string out = "models/opsis-probes.safetensors";
+  app.add_option("--object-clips", object_clips, "one-object studio clips that train the scene probe")->capture_default_str();
+  app.add_option("--character-clips", character_clips, "character studio clips that train both probes")->capture_default_str();
+  app.add_option("--object-test", object_test, "held-out-combination clips that test the scene probe")->capture_default_str();
+  app.add_option("--character-test", character_test, "fresh character clips that test the probes")->capture_default_str();
+  app.add_option("--scene-epochs", scene_epochs)->capture_default_str();
+  app.add_option("--character-epochs", character_epochs)->capture_default_str();
+  app.add_option("--threads", threads)->capture_default_str();
+  app.add_option("--seed", seed)->capture_default_str();
+  app.add_option("-o,--out", out)->capture_default_str();
+  int check = 0, impact_clips = 800, impact_test = 200, impact_epochs = 30;
+  bool verbose = false;
+  std::string parts = "scene,character,impact", init;
+  app.add_option("--parts", parts, "which parts to train: scene, character, impact (the others come from --init; none: merge only)")
+      ->capture_default_str();
+  app.add_option("--init", init, "probes files to start from: FILE[:PART+PART],... (e.g. a.safetensors:scene,b.safetensors:character+impact)");
+  app.add_option("--impact-clips", impact_clips)->capture_default_str();
+  app.add_option("--impact-test", impact_test)->capture_default_str();
+  app.add_option("--impact-epochs", impact_epochs)->capture_default_str();
+  app.add_option("--check-detectors", check, "only check the impact detector and mouth reader on this many studio clips");
+  app.add_flag("-v,--verbose", verbose);
+  std::string dump;
+  app.add_option("--dump", dump, "write a few character crops (PPM) here and stop");
+  CLI11_PARSE(app, argc, argv);
+  const bool train_scene = parts.find("scene") != std::string::npos;
+  const bool train_character = parts.find("character") != std::string::npos;
+  const bool train_impacts = parts.find("impact") != std::string::npos;
+  torch::set_num_threads(threads);
+  torch::manual_seed(int64_t(seed));
+  std::mt19937_64 rng(seed * 1000003 + 7);
+  const auto start = std::chrono::steady_clock::now();
+
+  if (!dump.empty()) {  // a look at what the character probe sees: crops of a few clips as PPM
+    for (int i = 0; i < 12; ++i) {
+      const auto spec = probe_character_scene(rng);
+      const auto clip = studio::render_clip(spec, options(rng()));
+      const auto crops = character_crops(clip.video, boxes_of(clip, 0));
+      const auto& id = spec.characters[0].identity;
+      const std::string file = dump + "/" + std::to_string(i) + "_" + std::string(studio::name(id.skin)) + "_" +
+                               std::string(studio::name(id.hair_color)) + "_" + std::string(studio::name(id.hair_style)) + "_" +
+                               std::string(studio::name(id.accessory)) + "_" + std::string(studio::name(spec.time_of_day)) + "_" +
+                               std::string(studio::name(spec.shots[0].framing)) + ".ppm";
+      FILE* f = std::fopen(file.c_str(), "wb");
+      std::fprintf(f, "P6 %d %d 255\n", kCropWidth * kCharacterMoments + kNetWidth, std::max(kCropHeight, kNetHeight));
+      for (int y = 0; y < std::max(kCropHeight, kNetHeight); ++y) {
+        for (int k = 0; k < kCharacterMoments; ++k)
+          for (int x = 0; x < kCropWidth; ++x)
+            for (int c = 0; c < 3; ++c)
+              std::fputc(y < kCropHeight ? crops[((size_t(k) * kCropHeight + size_t(y)) * kCropWidth + size_t(x)) * 3 + size_t(c)] : 0, f);
+        for (int x = 0; x < kNetWidth; ++x)
+          for (int c = 0; c < 3; ++c) std::fputc(y < kNetHeight ? clip.video.frame(0)[(size_t(y) * kNetWidth + size_t(x)) * 3 + size_t(c)] : 0, f);
+      }
+      std::fclose(f);
+    }
+    return 0;
+  }
+  if (check > 0) {
+    std::unique_ptr<Probes> loaded;
+    if (!init.empty()) loaded = std::make_unique<Probes>(Probes::load(init, true));
+    check_detectors(check, seed, verbose, loaded.get());
+    return 0;
+  }
+  Probes probes;
+  for (size_t from = 0; from < init.size();) {  // --init a:scene,b:character+impact (later files win)
+    const size_t comma = std::min(init.find(',', from), init.size());
+    const std::string item = init.substr(from, comma - from);
+    const size_t colon = item.find(':');
+    if (colon == std::string::npos) probes.merge(item);
+    else probes.merge(item.substr(0, colon), item.substr(colon + 1));
+    from = comma + 1;
+  }
+  std::map<std::string, std::string> meta = probes.metadata;
+  const auto checkpoint = [&] { probes.save(out, meta); };
+  std::vector<Example> scene_train, scene_test, character_train, character_test_set;
+  auto add_object = [&](bool held_out, std::vector<Example>& set) {
+    const auto spec = probe_object_scene(rng, held_out);
+    const auto clip = studio::render_clip(spec, options(rng()));
+    const auto y = scene_labels(spec);
+    set.push_back({scene_frames(clip.video), std::vector<int>(y.begin(), y.end())});
+  };
+  auto add_character = [&](std::vector<Example>* scene_set, std::vector<Example>& set) {
+    const auto spec = probe_character_scene(rng);
+    const auto clip = studio::render_clip(spec, options(rng()));
+    const auto y = character_labels(spec);
+    set.push_back({character_crops(clip.video, boxes_of(clip, 0)), std::vector<int>(y.begin(), y.end())});
+    if (scene_set) {
+      const auto s = scene_labels(spec);
+      scene_set->push_back({scene_frames(clip.video), std::vector<int>(s.begin(), s.end())});
+    }
+  };
+  if (!train_scene) object_clips = object_test = 0;
+  if (!train_scene && !train_character) character_clips = character_test = 0;
+  for (int i = 0; i < object_clips; ++i) add_object(false, scene_train);
+  for (int i = 0; i < object_test; ++i) add_object(true, scene_test);
+  std::vector<Example> character_scene_test;
+  for (int i = 0; i < character_clips; ++i) add_character(train_scene ? &scene_train : nullptr, character_train);
+  for (int i = 0; i < character_test; ++i) add_character(train_scene ? &character_scene_test : nullptr, character_test_set);
+  std::printf("rendered %zu scene / %zu character training clips, %zu + %zu test clips in %.0f s\n", scene_train.size(),
+              character_train.size(), scene_test.size(), character_test_set.size(), seconds_since(start));
+  std::fflush(stdout);
+
+  meta["format"] = "opsis-probes 1";
+  if (train_scene) meta["object_clips"] = std::to_string(object_clips);
+  if (train_scene || train_character) meta["character_clips"] = std::to_string(character_clips);
+  meta["seed"] = std::to_string(seed);
+  if (train_character)
+  train_net(probes.character, character_train, character_test_set, character_epochs, 32, 2e-3, character_tensor, 3, 3,
+            kCharacterHeadSpecs, rng, "character", meta, checkpoint);
+  if (train_scene)
+  train_net(probes.scene, scene_train, scene_test, scene_epochs, 32, 2e-3, scene_tensor, 4, 3, kSceneHeadSpecs, rng, "scene",
+            meta, checkpoint);
+  if (train_scene) {
+    // The scene probe on character clips (setting, time of day, weather).
+    std::map<std::string, std::string> unused;
+    std::mt19937_64 r2(1);
+    (void)r2;
+    probes.scene->eval();
+    torch::NoGradGuard no_grad;
+    std::array<int, 3> right{}, count{};
+    for (size_t s = 0; s < character_scene_test.size(); s += 64) {
+      std::vector<const std::vector<uint8_t>*> inputs;
+      for (size_t i = s; i < std::min(character_scene_test.size(), s + 64); ++i) inputs.push_back(&character_scene_test[i].input);
+      const auto rows = probes.read_scenes(inputs);
+      for (size_t i = 0; i < rows.size(); ++i)
+        for (int h = 0; h < 3; ++h) count[size_t(h)] += 1, right[size_t(h)] += rows[i][size_t(h)] == character_scene_test[s + i].labels[size_t(h)];
+    }
+    std::printf("scene probe on character clips: setting %.1f%%, time of day %.1f%%, weather %.1f%% (%d)\n",
+                100.0 * right[0] / count[0], 100.0 * right[1] / count[1], 100.0 * right[2] / count[2], count[0]);
+    meta["scene test on character clips setting"] = std::to_string(double(right[0]) / count[0]);
+    meta["scene test on character clips time_of_day"] = std::to_string(double(right[1]) / count[1]);
+    meta["scene test on character clips weather"] = std::to_string(double(right[2]) / count[2]);
+  }
+  if (train_impacts) train_impact(probes.impact, impact_clips, impact_test, impact_epochs, rng, meta);
+  meta["train_seconds"] = std::to_string(int(seconds_since(start)));
+  probes.save(out, meta);
+  std::printf("wrote %s in %.0f s\n", out.c_str(), seconds_since(start));
+  return 0;
+}
