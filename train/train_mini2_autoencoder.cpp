@@ -46,8 +46,8 @@ struct Options {
   double lr = 1e-3;
   double ema_decay = 0.999;
   double latent_noise = 0.1;   // relative to the latent's std
-  double object_weight = 4.0;  // extra squared-error weight inside truth boxes
-  double cell_weight = 0.05;
+  double object_weight = 20.0;  // extra squared-error weight inside truth boxes (4 lost the small objects)
+  double cell_weight = 0.2;
   int pairs_per_clip = 4;
   int threads = 0;
   int render_threads = 1;
