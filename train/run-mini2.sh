@@ -21,8 +21,11 @@ f=open("models/opsis-mini-2.safetensors","rb"); n=struct.unpack("<Q",f.read(8))[
 cfg=json.loads(json.loads(f.read(n))["__metadata__"]["opsis.config"]); sys.exit(0 if "generator" in cfg else 1)
 PY
 then
+  ae_init=()
+  # A lost run folder continues from the shipped autoencoder (its EMA weights and step).
+  [ -f "$runs/mini2-ae/checkpoint.safetensors" ] || ae_init=(--init models/opsis-mini-2.safetensors)
   echo "training the video autoencoder (log: $runs/mini2-ae.log)"
-  nohup nice -n 10 ./build/train/opsis-train-mini2-autoencoder --out "$runs/mini2-ae" \
+  nohup nice -n 10 ./build/train/opsis-train-mini2-autoencoder --out "$runs/mini2-ae" "${ae_init[@]}" \
     --export models/opsis-mini-2.safetensors --threads "$threads" --batch 24 --checkpoint-every 100 \
     >> "$runs/mini2-ae.log" 2>&1 &
   exit 0

@@ -40,6 +40,7 @@ void on_signal(int) { g_stop = true; }
 struct Options {
   std::string out_dir = "runs/mini2-autoencoder";
   std::string export_path;
+  std::string init_path;  // new runs: continue from an exported file's autoencoder (the run folder was lost)
   double minutes = 0;
   int steps = 1000000;
   int batch = 24;  // frame pairs per step
@@ -263,6 +264,7 @@ int main(int argc, char** argv) {
   CLI::App app{"opsis-train-mini2-autoencoder: train opsis-mini 2's video autoencoder on the studio world"};
   app.add_option("--out", o.out_dir, "folder for checkpoint.safetensors, ema.safetensors, optimizer.pt, loss.tsv (resumes)");
   app.add_option("--export", o.export_path, "also write the EMA weights in half precision here at each checkpoint");
+  app.add_option("--init", o.init_path, "new runs: continue from an exported file's autoencoder (e.g. the shipped weights)");
   app.add_option("--minutes", o.minutes, "stop after this many minutes of this run (0 = no limit)");
   app.add_option("--steps", o.steps, "stop after this many optimiser steps (total, across resumes)");
   app.add_option("--batch", o.batch, "frame pairs per step");
@@ -314,11 +316,23 @@ int main(int argc, char** argv) {
       load_tensors(*ema, fs::exists(ema_path) ? safetensors::read(ema_path) : file, "autoencoder.");
       step = std::stoi(file.metadata.at("opsis.step"));
       std::fprintf(stderr, "resuming from %s at step %d\n", checkpoint.c_str(), step);
+    } else if (!o.init_path.empty()) {
+      // The shipped weights are the EMA: both the live and the averaged weights start there
+      // (the optimiser starts afresh, with a new warm-up).
+      const auto file = safetensors::read(o.init_path);
+      config = read_config(file).autoencoder;
+      model = VideoAutoencoder(config);
+      ema = VideoAutoencoder(config);
+      load_tensors(*model, file, "autoencoder.");
+      load_tensors(*ema, file, "autoencoder.");
+      step = file.metadata.count("opsis.step") ? std::stoi(file.metadata.at("opsis.step")) : 0;
+      std::fprintf(stderr, "continuing from %s at step %d\n", o.init_path.c_str(), step);
     } else {
       torch::NoGradGuard no_grad;
       auto from = model->named_parameters(true);
       for (auto& item : ema->named_parameters(true)) item.value().copy_(from[item.key()]);
     }
+    const int warmup_from = fs::exists(checkpoint) ? 0 : step;
     model->train();
     long parameters = 0;
     for (const auto& p : model->parameters()) parameters += p.numel();
@@ -328,7 +342,7 @@ int main(int argc, char** argv) {
     for (auto& p : model->parameters())
       if (p.requires_grad()) trainable.push_back(p);
     torch::optim::AdamW optimizer(trainable, torch::optim::AdamWOptions(o.lr).betas({0.9, 0.99}).weight_decay(0.01));
-    if (step > 0 && fs::exists(optimizer_path)) torch::load(optimizer, optimizer_path);
+    if (fs::exists(checkpoint) && fs::exists(optimizer_path)) torch::load(optimizer, optimizer_path);
 
     train::BatchQueues<Pair> queues(config.sizes().size(), size_t(std::max(64, 4 * o.batch)), g_stop, /*shuffle=*/true);
     std::atomic<long> clips{0};
@@ -377,7 +391,7 @@ int main(int argc, char** argv) {
       auto w = torch::stack(weights);       // [B, 2, Hp, Wp]
       auto labels = torch::stack(cells);    // [B, h, w]
 
-      const double lr = o.lr * std::min(1.0, double(step + 1) / 200.0);
+      const double lr = o.lr * std::min(1.0, double(step - warmup_from + 1) / 200.0);
       for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
       auto z = model->encode(x);  // [B, 1, C, h, w]
       auto noisy = z + o.latent_noise * z.detach().std() * torch::randn_like(z);
