@@ -1,7 +1,10 @@
 // Load on `opsis serve` over loopback: N concurrent clients each create a video and poll it
 // until it finishes, pacing by openai-poll-after-ms. Reports request latency percentiles by
-// kind and whether every job finished. Bounded in time (--deadline-s).
+// kind, whether every job finished, how many durable commits the writes shared (group
+// commit), and the machine. Bounded in time (--deadline-s). A benchmark, never a test.
 //   node bench/server_bench.mjs --opsis build/opsis [--clients 100] [--workers 2] [--deadline-s 240]
+import http from 'node:http';
+import os from 'node:os';
 import { parseArgs } from 'node:util';
 
 import { makeDataDir, removeDataDir, startServer } from '../tests/api/server.mjs';
@@ -15,6 +18,9 @@ const { values: args } = parseArgs({
     size: { type: 'string', default: '160x90' },
     seconds: { type: 'string', default: '1' },
     'http-threads': { type: 'string', default: '256' },
+    // node:http with keep-alive (default), or fetch (undici): fetch costs this 2-core machine
+    // 2-3 ms of client CPU per request, which then dominates what is measured.
+    client: { type: 'string', default: 'http' },
   },
 });
 if (args.opsis) process.env.OPSIS_BINARY = args.opsis;
@@ -23,10 +29,24 @@ const deadline = Date.now() + Number(args['deadline-s']) * 1000;
 
 const latencies = { create: [], retrieve: [], content: [] };
 const statuses = {};
+// One connection per client, kept alive, like an SDK's pool.
+const agent = new http.Agent({ keepAlive: true, maxSockets: clients + 8 });
+function request(url, { method = 'GET', headers = {}, body } = {}) {
+  if (args.client === 'fetch') return fetch(url, { method, headers, body }).then(async (r) => ({ status: r.status, headers: r.headers, bytes: new Uint8Array(await r.arrayBuffer()) }));
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, agent, headers: body ? { ...headers, 'content-length': Buffer.byteLength(body) } : headers }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, headers: new Headers(res.headers), bytes: Buffer.concat(chunks) }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
 async function timed(kind, url, init) {
   const started = performance.now();
-  const response = await fetch(url, init);
-  const body = kind === 'content' ? new Uint8Array(await response.arrayBuffer()) : await response.json();
+  const response = await request(url, init);
+  const body = kind === 'content' ? response.bytes : JSON.parse(Buffer.from(response.bytes).toString('utf8'));
   latencies[kind].push(performance.now() - started);
   statuses[response.status] = (statuses[response.status] ?? 0) + 1;
   return { response, body };
@@ -59,18 +79,31 @@ const summary = (values) => {
            p99_ms: round(percentile(sorted, 99)), max_ms: round(sorted.at(-1)) };
 };
 
+// Group commit's effect: durable writes, and the commits (fsyncs) they shared.
+function storeCounters(metrics) {
+  const read = (name) => Number(metrics.match(new RegExp(`^${name} (\\d+)$`, 'm'))?.[1] ?? NaN);
+  const writes = read('opsis_store_writes_total');
+  const commits = read('opsis_store_commits_total');
+  return { writes, commits, writes_per_commit: Math.round((writes / commits) * 10) / 10 };
+}
+
+const loadBefore = os.loadavg();
 const dataDir = makeDataDir();
 const server = await startServer(dataDir, ['--workers', args.workers, '--poll-after-ms', '250', '--http-threads', args['http-threads'],
                                            '--max-active-jobs', '100000', '--jobs-per-minute', '100000']);
 try {
+  // Every client connects first (GET /healthz), then all create at once.
+  await Promise.all(Array.from({ length: clients }, () => request(`${server.root}/healthz`)));
   const started = performance.now();
   const results = await Promise.all(Array.from({ length: clients }, (_, i) => client(server.baseURL, i)));
   const wall = (performance.now() - started) / 1000;
   const finished = results.filter((r) => r.status === 'completed').length;
   const report = {
-    clients, workers: Number(args.workers), clip: `${args.size}, ${args.seconds} s`, wall_s: Math.round(wall * 10) / 10,
+    clients, workers: Number(args.workers), client: args.client, clip: `${args.size}, ${args.seconds} s`, wall_s: Math.round(wall * 10) / 10,
     jobs_completed: finished, jobs_per_s: Math.round((finished / wall) * 100) / 100, http_statuses: statuses,
     create: summary(latencies.create), retrieve: summary(latencies.retrieve), content: summary(latencies.content),
+    store: storeCounters(await (await fetch(`${server.root}/metrics`)).text()),
+    machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, load_average_before: loadBefore, load_average_after: os.loadavg() },
   };
   console.log(JSON.stringify(report, null, 2));
   if (finished !== clients) {

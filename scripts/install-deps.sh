@@ -11,6 +11,7 @@ packages=(
   libsqlite3-dev libssl-dev openssl
   libpng-dev libjpeg-dev libwebp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  clang  # libFuzzer, ASan and UBSan for the fuzz targets (fuzz/, scripts/fuzz.sh)
   chromium
 )
 # Node.js: the machine image ships nodesource's nodejs (which bundles npm and conflicts

@@ -1,7 +1,9 @@
 #pragma once
 // Bounded queues between the trainers' rendering threads and their optimiser: one queue per
 // kind of example (a native size, a window length: a batch must share shapes), a batch is
-// taken from the first kind that has enough. Producers block while the queues are full;
+// taken from the first kind that has enough. Producers block while the queues are full and
+// some kind holds a whole batch (otherwise a full set of queues with no complete batch would
+// starve the optimiser forever: 6 kinds x 4 items fill a capacity of 24 with batches of 8);
 // everything wakes and returns empty once `stop` is set.
 #include <atomic>
 #include <condition_variable>
@@ -22,7 +24,7 @@ class BatchQueues {
 
   void push(size_t kind, std::vector<Item> items) {
     std::unique_lock lock(mutex_);
-    space_.wait(lock, [&] { return stop_.load() || total() < capacity_; });
+    space_.wait(lock, [&] { return stop_.load() || total() < capacity_ || !batch_ready(); });
     if (stop_) return;
     for (auto& item : items) queues_[kind].push_back(std::move(item));
     ready_.notify_all();
@@ -36,6 +38,10 @@ class BatchQueues {
   // Blocks until one kind has `count` items; returns them (empty once stopped).
   std::vector<Item> take(size_t count) {
     std::unique_lock lock(mutex_);
+    if (count != wanted_) {
+      wanted_ = count;
+      space_.notify_all();
+    }
     size_t chosen = 0;
     ready_.wait(lock, [&] {
       if (stop_) return true;
@@ -61,6 +67,13 @@ class BatchQueues {
   }
 
  private:
+  // Whether the optimiser could take a batch now (before it first asks: assume it could).
+  bool batch_ready() const {
+    if (wanted_ == 0) return true;
+    for (const auto& q : queues_)
+      if (q.size() >= wanted_) return true;
+    return false;
+  }
   size_t total() const {
     size_t n = 0;
     for (const auto& q : queues_) n += q.size();
@@ -68,6 +81,7 @@ class BatchQueues {
   }
   std::vector<std::deque<Item>> queues_;
   size_t capacity_;
+  size_t wanted_ = 0;  // the batch size take() last asked for
   const std::atomic<bool>& stop_;
   bool shuffle_;
   std::mutex mutex_;

@@ -323,13 +323,25 @@ int main(int argc, char** argv) {
     const bool new_log = !fs::exists(log_path) || fs::file_size(log_path) == 0;
     std::ofstream log(log_path, std::ios::app);
     if (new_log)
-      log << "step\telapsed_s\ttotal_cpu_s\tloss_video\tloss_audio\tcell_accuracy\tcamera_error\timpact_loss\tlr\tclips_per_s\tclips_rendered\n";
+      log << "step\telapsed_s\ttotal_cpu_s\tloss_video\tloss_audio\tcell_accuracy\tcamera_error\timpact_loss\tlr\tclips_per_s\tclips_rendered\tgflops\tshare_of_matmul\n";
     const auto started = std::chrono::steady_clock::now();
     auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(); };
     // Process CPU time (all threads: rendering, the autoencoder, the generator) plus earlier runs'.
     auto cpu_seconds = [&] { return cpu_before + double(std::clock()) / CLOCKS_PER_SEC; };
-    double sum_video = 0, sum_audio = 0, sum_cells = 0, sum_camera = 0, sum_impact = 0;
+    double sum_video = 0, sum_audio = 0, sum_cells = 0, sum_camera = 0, sum_impact = 0, sum_flops = 0;
     int since_log = 0;
+    // The machine's fp32 matmul rate (1024^2, these threads), measured at every log line (the
+    // machine is shared: a rate measured once would compare different moments); the trainer's
+    // achieved FLOP/s is reported as a share of it.
+    auto measure_matmul = [] {
+      auto a = torch::randn({1024, 1024}), b = torch::randn({1024, 1024});
+      torch::mm(a, b);
+      const auto t0 = std::chrono::steady_clock::now();
+      for (int i = 0; i < 3; ++i) torch::mm(a, b);
+      return 3 * 2.0 * 1024 * 1024 * 1024 / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    };
+    double machine_flops = measure_matmul();
+    std::fprintf(stderr, "machine matmul: %.1f GFLOP/s (1024^2 fp32, %d threads)\n", machine_flops / 1e9, torch::get_num_threads());
     double last_log = 0;
 
     // Sound-token normalisation, measured on the first batches of a new run.
@@ -409,6 +421,10 @@ int main(int argc, char** argv) {
       auto camera_loss = torch::smooth_l1_loss(out.camera, torch::stack(cameras));
       auto impact_loss = torch::binary_cross_entropy_with_logits(out.impact_logits, impact_targets, {}, torch::full({1}, 10.0));
       auto loss = loss_video + loss_audio + o.aux_weight * (cell_loss + camera_loss + impact_loss);
+      // Forward and backward of the generator (~3x the forward); the autoencoder's encoding is not counted.
+      sum_flops += 3 * double(B) * generator_forward_flops(s.generator, s.autoencoder.channels, int(x0_audio.size(2)),
+                                                            double(x0_video.size(1)), double(x0_video.size(3) * x0_video.size(4)),
+                                                            double(x0_audio.size(1)), double(inputs_context.ids.size(1)) + 16);
       optimizer.zero_grad();
       loss.backward();
       torch::nn::utils::clip_grad_norm_(trainable, 1.0);
@@ -430,13 +446,15 @@ int main(int argc, char** argv) {
       if (step % o.log_every == 0) {
         const double now = elapsed();
         const double rate = since_log * double(B) / std::max(1e-9, now - last_log);
-        std::fprintf(stderr, "step %d  %.0f s  video %.4f  audio %.4f  cells %.3f  camera %.4f  impacts %.4f  %.2f clips/s  rendered %ld\n",
+        const double flops = sum_flops / std::max(1e-9, now - last_log);
+        machine_flops = measure_matmul();
+        std::fprintf(stderr, "step %d  %.0f s  video %.4f  audio %.4f  cells %.3f  camera %.4f  impacts %.4f  %.2f clips/s  rendered %ld  %.1f GFLOP/s (%.0f%% of matmul)\n",
                      step, now, sum_video / since_log, sum_audio / since_log, sum_cells / since_log, sum_camera / since_log,
-                     sum_impact / since_log, rate, rendered.load());
+                     sum_impact / since_log, rate, rendered.load(), flops / 1e9, 100 * flops / machine_flops);
         log << step << '\t' << now << '\t' << cpu_seconds() << '\t' << sum_video / since_log << '\t' << sum_audio / since_log
             << '\t' << sum_cells / since_log << '\t' << sum_camera / since_log << '\t' << sum_impact / since_log << '\t' << lr
-            << '\t' << rate << '\t' << rendered.load() << std::endl;
-        sum_video = sum_audio = sum_cells = sum_camera = sum_impact = 0;
+            << '\t' << rate << '\t' << rendered.load() << '\t' << flops / 1e9 << '\t' << flops / machine_flops << std::endl;
+        sum_video = sum_audio = sum_cells = sum_camera = sum_impact = sum_flops = 0;
         since_log = 0;
         last_log = now;
       }

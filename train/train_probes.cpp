@@ -152,6 +152,230 @@ void train_net(Net& net, const std::vector<Example>& train, const std::vector<Ex
   net->eval();
 }
 
+// ---- The object reader (src/eval/object_probe.hpp) ----
+
+struct ObjectClip {
+  ObjectFrames frames;
+  std::vector<float> cells;      // [frames][18*32] 1 where the object is
+  std::array<int, 5> labels{};   // kind, colour, size, motion, camera (-1: no object)
+};
+
+ObjectClip object_clip(const studio::SceneSpec& spec, uint64_t seed) {
+  const auto clip = studio::render_clip(spec, options(seed));
+  ObjectClip c;
+  c.frames = object_frames(clip.video);
+  const auto boxes = spec.objects.empty() ? std::vector<Box>() : boxes_of(clip, 0);
+  for (int t = 0; t < c.frames.count; ++t) {
+    // object_frames samples the 12 fps clip one to one.
+    const Box box = t < int(boxes.size()) ? boxes[size_t(t)] : Box{};
+    const auto cells = cell_targets(box, clip.video.width, clip.video.height);
+    c.cells.insert(c.cells.end(), cells.begin(), cells.end());
+  }
+  const auto y = scene_labels(spec);
+  c.labels = {y[kObject], y[kColor], y[kSize], y[kMotion], y[kCamera]};
+  return c;
+}
+
+// A 3x3 box blur of every frame (generated clips are softer than the studio's).
+ObjectFrames blurred(const ObjectFrames& f) {
+  ObjectFrames out = f;
+  const int w = kNetWidth, h = kNetHeight;
+  for (int t = 0; t < f.count; ++t)
+    for (int y = 0; y < h; ++y)
+      for (int x = 0; x < w; ++x)
+        for (int c = 0; c < 3; ++c) {
+          int sum = 0, n = 0;
+          for (int dy = -1; dy <= 1; ++dy)
+            for (int dx = -1; dx <= 1; ++dx) {
+              const int yy = y + dy, xx = x + dx;
+              if (yy < 0 || yy >= h || xx < 0 || xx >= w) continue;
+              sum += f.frame(t)[(size_t(yy) * w + size_t(xx)) * 3 + size_t(c)], ++n;
+            }
+          out.rgb[((size_t(t) * h + size_t(y)) * w + size_t(x)) * 3 + size_t(c)] = uint8_t(sum / n);
+        }
+  return out;
+}
+
+void train_object_reader(Probes& probes, int clips, int test_clips, int map_steps, int motion_epochs, std::mt19937_64& rng,
+                         std::map<std::string, std::string>& meta, const std::function<void()>& checkpoint) {
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<ObjectClip> train, test;
+  for (int i = 0; i < clips; ++i) {
+    // One clip in six shows a character and no object: the map must not call a person the object.
+    const auto spec = i % 6 == 5 ? probe_character_scene(rng) : probe_object_scene(rng, false);
+    train.push_back(object_clip(spec, rng()));
+  }
+  for (int i = 0; i < test_clips; ++i) test.push_back(object_clip(probe_object_scene(rng, true), rng()));
+  std::printf("object reader: rendered %d + %d clips in %.0f s\n", clips, test_clips, seconds_since(start));
+  std::fflush(stdout);
+
+  // 1. The map: random frames of random clips.
+  auto& net = *probes.object_map;
+  net.train();
+  torch::optim::AdamW optimizer(net.parameters(), torch::optim::AdamWOptions(2e-3).weight_decay(1e-4));
+  constexpr int kBatch = 24, kCells = kMapWidth * kMapHeight;
+  std::uniform_int_distribution<size_t> any_clip(0, train.size() - 1);
+  double loss_sum = 0, found = 0, truth = 0, claimed = 0;
+  for (int step = 0; step < map_steps; ++step) {
+    const double rate = 2e-3 * (step < 100 ? (step + 1) / 100.0 : 0.5 * (1 + std::cos(M_PI * step / map_steps)));
+    for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(rate);
+    auto x = torch::empty({kBatch, 4, kNetHeight, kNetWidth});
+    auto cells = torch::empty({kBatch, kMapHeight, kMapWidth});
+    std::vector<int64_t> kinds, colors, sizes;
+    for (int i = 0; i < kBatch; ++i) {
+      const auto& c = train[any_clip(rng)];
+      const int t = std::uniform_int_distribution<int>(0, c.frames.count - 1)(rng);
+      object_map_input(c.frames, t, x[i].data_ptr<float>());
+      std::memcpy(cells[i].data_ptr<float>(), c.cells.data() + size_t(t) * kCells, kCells * sizeof(float));
+      kinds.push_back(c.labels[0]), colors.push_back(c.labels[1]), sizes.push_back(c.labels[2]);
+    }
+    x = damage(x, 4, 3, rng);
+    const auto logits = net.forward(x);  // [n][16][18][32]
+    auto objectness = logits.select(1, 0);
+    // Object cells are ~1% of a frame: weighted up so that the map does not settle on "nothing".
+    auto loss = torch::binary_cross_entropy_with_logits(objectness, cells, {}, torch::full({1}, 25.0f));
+    // Attributes on the object's cells: per-cell cross entropy against the clip's label.
+    const auto mask = cells.flatten(0).gt(0.5);  // [n*18*32]
+    auto per_cell = [&](int offset, int classes, const std::vector<int64_t>& labels) {
+      auto l = logits.narrow(1, offset, classes).permute({0, 2, 3, 1}).reshape({-1, classes});
+      auto y = torch::tensor(labels).view({kBatch, 1}).expand({kBatch, kCells}).reshape({-1});
+      auto keep = mask & y.ge(0);
+      if (keep.sum().item<int64_t>() == 0) return torch::zeros({});
+      return torch::nn::functional::cross_entropy(l.index({keep}), y.index({keep}));
+    };
+    loss = loss + per_cell(1, kKinds, kinds) + per_cell(1 + kKinds, kColors, colors) + 0.5 * per_cell(1 + kKinds + kColors, kSizes, sizes);
+    optimizer.zero_grad();
+    loss.backward();
+    optimizer.step();
+    loss_sum += loss.item<double>();
+    {
+      auto said = objectness.detach().gt(0), is = cells.gt(0.5);
+      found += (said & is).sum().item<double>(), truth += is.sum().item<double>(), claimed += said.sum().item<double>();
+    }
+    if ((step + 1) % 100 == 0) {
+      std::printf("object map step %d/%d: loss %.3f, cells found %.1f%%, claimed cells right %.1f%%, %.0f s\n", step + 1, map_steps,
+                  loss_sum / 100, 100 * found / std::max(1.0, truth), 100 * found / std::max(1.0, claimed), seconds_since(start));
+      std::fflush(stdout);
+      loss_sum = found = truth = claimed = 0;
+    }
+    if ((step + 1) % 500 == 0) {
+      net.eval();
+      probes.has_object_reader = true;
+      checkpoint();
+      net.train();
+    }
+  }
+  net.eval();
+
+  // 2. Tracks of every clip (half the training clips blurred), then the motion MLP.
+  auto tracks_of = [&](const std::vector<ObjectClip>& set, bool blur_half) {
+    std::vector<ObjectTrack> out;
+    for (size_t i = 0; i < set.size(); ++i)
+      out.push_back(track_object(net, blur_half && i % 2 == 1 ? blurred(set[i].frames) : set[i].frames));
+    return out;
+  };
+  const auto train_tracks = tracks_of(train, true), test_tracks = tracks_of(test, false);
+  std::printf("object reader: tracked %zu + %zu clips, %.0f s\n", train_tracks.size(), test_tracks.size(), seconds_since(start));
+  auto votes_accuracy = [&](const std::vector<ObjectTrack>& tracks, const std::vector<ObjectClip>& set, int which) {
+    int right = 0, count = 0;
+    for (size_t i = 0; i < set.size(); ++i) {
+      if (set[i].labels[size_t(which)] < 0) continue;
+      const auto& t = tracks[i];
+      const int read = which == 0   ? int(std::max_element(t.kind_votes.begin(), t.kind_votes.end()) - t.kind_votes.begin())
+                       : which == 1 ? int(std::max_element(t.color_votes.begin(), t.color_votes.end()) - t.color_votes.begin())
+                                    : int(std::max_element(t.size_votes.begin(), t.size_votes.end()) - t.size_votes.begin());
+      right += read == set[i].labels[size_t(which)], ++count;
+    }
+    return count ? double(right) / count : 0.0;
+  };
+  auto features = [](const std::vector<ObjectTrack>& tracks) {
+    auto f = torch::empty({int64_t(tracks.size()), kTrackSteps * kTrackFeatures});
+    for (size_t i = 0; i < tracks.size(); ++i) std::memcpy(f[int64_t(i)].data_ptr<float>(), tracks[i].features.data(), tracks[i].features.size() * sizeof(float));
+    return f;
+  };
+  auto labels = [](const std::vector<ObjectClip>& set, int which) {
+    std::vector<int64_t> y;
+    for (const auto& c : set) y.push_back(c.labels[size_t(which)]);
+    return torch::tensor(y);
+  };
+  const auto x_train = features(train_tracks), x_test = features(test_tracks);
+  probes.motion = MotionNet();  // fresh: the features of a retrained map differ
+  auto& motion = *probes.motion;
+  {
+    torch::NoGradGuard no_grad;
+    motion.feature_mean.copy_(x_train.mean(0));
+    motion.feature_scale.copy_(1.0 / (x_train.std(0) + 1e-3));
+  }
+  const std::array<int, 3> which{3, 4, 2};  // motion, camera, size
+  std::array<torch::Tensor, 3> y_train, y_test;
+  for (int h = 0; h < 3; ++h) y_train[size_t(h)] = labels(train, which[size_t(h)]), y_test[size_t(h)] = labels(test, which[size_t(h)]);
+  torch::optim::AdamW mlp_optimizer(motion.parameters(), torch::optim::AdamWOptions(1e-3).weight_decay(1e-2));
+  auto accuracy = [&](const torch::Tensor& x, const std::array<torch::Tensor, 3>& y) {
+    motion.eval();
+    torch::NoGradGuard no_grad;
+    const auto logits = motion.forward(x);
+    std::array<double, 3> out{};
+    for (int h = 0; h < 3; ++h) {
+      auto keep = y[size_t(h)].ge(0);
+      out[size_t(h)] = (logits[size_t(h)].argmax(1).eq(y[size_t(h)]) & keep).sum().item<double>() / std::max<int64_t>(1, keep.sum().item<int64_t>());
+    }
+    motion.train();
+    return out;
+  };
+  const int64_t n = x_train.size(0);
+  motion.train();
+  for (int epoch = 0; epoch < motion_epochs; ++epoch) {
+    auto order = torch::randperm(n);
+    for (int64_t b = 0; b < n; b += 64) {
+      auto idx = order.narrow(0, b, std::min<int64_t>(64, n - b));
+      // Noise on the (normalised) features: 1,200 clips are few for 208 numbers.
+      auto x = x_train.index({idx});
+      x = x + torch::randn_like(x) * 0.3 / motion.feature_scale;
+      const auto logits = motion.forward(x);
+      torch::Tensor loss = torch::zeros({});
+      for (int h = 0; h < 3; ++h)
+        loss = loss + torch::nn::functional::cross_entropy(logits[size_t(h)], y_train[size_t(h)].index({idx}),
+                                                           torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-1).label_smoothing(0.05));
+      mlp_optimizer.zero_grad();
+      loss.backward();
+      mlp_optimizer.step();
+    }
+    if ((epoch + 1) % 50 == 0 || epoch + 1 == motion_epochs) {
+      const auto a = accuracy(x_train, y_train), b = accuracy(x_test, y_test);
+      std::printf("motion mlp epoch %d/%d: train motion %.1f%% camera %.1f%% size %.1f%% | held-out motion %.1f%% camera %.1f%% size %.1f%%\n",
+                  epoch + 1, motion_epochs, 100 * a[0], 100 * a[1], 100 * a[2], 100 * b[0], 100 * b[1], 100 * b[2]);
+      std::fflush(stdout);
+    }
+  }
+  motion.eval();
+  const auto held_out = accuracy(x_test, y_test);
+  const double kind = votes_accuracy(test_tracks, test, 0), color = votes_accuracy(test_tracks, test, 1),
+               size_votes = votes_accuracy(test_tracks, test, 2);
+  std::printf("object reader held-out test (%zu clips): object %.1f%%, colour %.1f%%, size %.1f%% (map votes %.1f%%), motion %.1f%%, camera %.1f%%\n",
+              test.size(), 100 * kind, 100 * color, 100 * held_out[2], 100 * size_votes, 100 * held_out[0], 100 * held_out[1]);
+  {  // Where the kind goes wrong: truth rows, read columns.
+    std::array<std::array<int, kKinds>, kKinds> confusion{};
+    for (size_t i = 0; i < test.size(); ++i) {
+      if (test[i].labels[0] < 0) continue;
+      const auto& v = test_tracks[i].kind_votes;
+      confusion[size_t(test[i].labels[0])][size_t(std::max_element(v.begin(), v.end()) - v.begin())] += 1;
+    }
+    std::printf("object kind confusion (rows truth, columns read; ball box balloon bird car):\n");
+    for (int r = 0; r < kKinds; ++r) {
+      for (int c = 0; c < kKinds; ++c) std::printf(" %4d", confusion[size_t(r)][size_t(c)]);
+      std::printf("\n");
+    }
+  }
+  meta["object test object"] = std::to_string(kind);
+  meta["object test color"] = std::to_string(color);
+  meta["object test size"] = std::to_string(held_out[2]);
+  meta["object test motion"] = std::to_string(held_out[0]);
+  meta["object test camera"] = std::to_string(held_out[1]);
+  meta["reader_clips"] = std::to_string(clips);
+  meta["reader_map_steps"] = std::to_string(map_steps);
+  probes.has_object_reader = true;
+}
+
 // ---- The impact detector ----
 
 // A large (sometimes small) ball or box bouncing or falling (sometimes rolling: no impacts),
@@ -358,9 +582,14 @@ int main(int argc, char** argv) {
   app.add_option("--seed", seed)->capture_default_str();
   app.add_option("-o,--out", out)->capture_default_str();
   int check = 0, impact_clips = 800, impact_test = 200, impact_epochs = 30;
+  int reader_clips = 1500, reader_test = 300, reader_map_steps = 2000, reader_motion_epochs = 300;
+  app.add_option("--reader-clips", reader_clips, "studio clips that train the object reader")->capture_default_str();
+  app.add_option("--reader-test", reader_test, "held-out-combination clips that test it")->capture_default_str();
+  app.add_option("--reader-map-steps", reader_map_steps, "optimiser steps of its object map (24 frames each)")->capture_default_str();
+  app.add_option("--reader-motion-epochs", reader_motion_epochs, "epochs of its motion/camera/size MLP")->capture_default_str();
   bool verbose = false;
-  std::string parts = "scene,character,impact", init;
-  app.add_option("--parts", parts, "which parts to train: scene, character, impact (the others come from --init; none: merge only)")
+  std::string parts = "scene,character,impact,object", init;
+  app.add_option("--parts", parts, "which parts to train: scene, character, impact, object (the others come from --init; none: merge only)")
       ->capture_default_str();
   app.add_option("--init", init, "probes files to start from: FILE[:PART+PART],... (e.g. a.safetensors:scene,b.safetensors:character+impact)");
   app.add_option("--impact-clips", impact_clips)->capture_default_str();
@@ -374,6 +603,7 @@ int main(int argc, char** argv) {
   const bool train_scene = parts.find("scene") != std::string::npos;
   const bool train_character = parts.find("character") != std::string::npos;
   const bool train_impacts = parts.find("impact") != std::string::npos;
+  const bool train_reader = parts.find("object") != std::string::npos;
   torch::set_num_threads(threads);
   torch::manual_seed(int64_t(seed));
   std::mt19937_64 rng(seed * 1000003 + 7);
@@ -480,6 +710,7 @@ int main(int argc, char** argv) {
     meta["scene test on character clips weather"] = std::to_string(double(right[2]) / count[2]);
   }
   if (train_impacts) train_impact(probes.impact, impact_clips, impact_test, impact_epochs, rng, meta);
+  if (train_reader) train_object_reader(probes, reader_clips, reader_test, reader_map_steps, reader_motion_epochs, rng, meta, checkpoint);
   meta["train_seconds"] = std::to_string(int(seconds_since(start)));
   probes.save(out, meta);
   std::printf("wrote %s in %.0f s\n", out.c_str(), seconds_since(start));

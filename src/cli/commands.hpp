@@ -10,4 +10,7 @@ void add_serve_command(CLI::App& app);
 void add_keys_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
+void add_ledger_command(CLI::App& app);
+void add_cameo_command(CLI::App& app);
+void add_policy_command(CLI::App& app);
 }  // namespace opsis::cli

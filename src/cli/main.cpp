@@ -18,6 +18,9 @@ int main(int argc, char** argv) {
   opsis::cli::add_keys_command(app);
   opsis::cli::add_bench_command(app);
   opsis::cli::add_eval_command(app);
+  opsis::cli::add_ledger_command(app);
+  opsis::cli::add_cameo_command(app);
+  opsis::cli::add_policy_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

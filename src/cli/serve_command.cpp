@@ -24,7 +24,10 @@ void add_serve_command(CLI::App& app) {
   serve->add_option("--http-threads", config->http_threads, "Connections served at once")->capture_default_str()->check(CLI::Range(2, 1024));
   serve->add_option("--model", config->default_model, "What sora-2 means (default: opsis-studio)");
   serve->add_option("--retention-hours", *retention_hours, "Finished videos are deleted this long after completion")->capture_default_str();
-  serve->add_option("--sweep-seconds", config->sweep_interval_seconds, "How often expired videos are deleted")->capture_default_str();
+  serve->add_option("--sweep-seconds", config->sweep_interval_seconds, "How often expired videos and orphan blobs are deleted")->capture_default_str();
+  serve->add_option("--orphan-grace-seconds", config->orphan_grace_seconds,
+                    "Blobs nothing refers to are deleted once this old (at start-up and every sweep)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
   serve->add_option("--poll-after-ms", config->poll_after_ms, "openai-poll-after-ms sent with unfinished videos")->capture_default_str();
   serve->add_option("--shutdown-grace-ms", config->shutdown_grace_ms, "On SIGTERM, running jobs get this long to finish before being re-queued")->capture_default_str();
   serve->add_option("--max-attempts", config->max_attempts, "Starts before a job cut off by crashes is failed")->capture_default_str();
@@ -38,6 +41,11 @@ void add_serve_command(CLI::App& app) {
   serve->add_flag("--visible-watermark", config->visible_watermark,
                   "Draw the moving opsis + @user mark on API outputs (the invisible mark and C2PA are always on)");
   serve->add_flag("!--no-access-log", config->access_log, "Do not log each request (JSON lines on stderr)");
+  serve->add_option("--policy-rules", config->policy_rules,
+                    "A policy rules file (JSON, as src/policy/rules.json) instead of the built-in rules")
+      ->check(CLI::ExistingFile);
+  serve->add_flag("!--no-remote-images", config->image_fetch.enabled,
+                  "Do not fetch input_reference.image_url over HTTPS (data: URLs and /v1/files still work)");
   serve->callback([config, retention_hours, body_mib, image_mib] {
     config->retention_seconds = int64_t(*retention_hours * 3600.0);
     config->limits.max_body_bytes = size_t(*body_mib * 1024 * 1024);

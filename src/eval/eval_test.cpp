@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <string>
 #include <utility>
@@ -48,16 +49,21 @@ TEST(Eval, ProbesAndDetectorsMeetTheirStudioTargets) {
   ASSERT_TRUE(in) << "no JSON written\n" << output;
   const auto j = nlohmann::json::parse(in);
   // The readings that meet the 95% on held-out studio clips with the shipped probes.
-  // Object, colour, size, motion and camera, and skin, hair colour, hair style and accessory,
-  // do not yet (undertrained probes: models/opsis-probes.md); they are measured and reported
-  // here, and asserted once retrained probes meet them.
+  // Object, colour, size, motion and camera (the object reader) and skin, hair colour, hair
+  // style and accessory do not yet (models/opsis-probes.md); they are measured and reported,
+  // and the object reader's rows must at least stay where the shipped reader measured them
+  // (62 / 82 / 81 / 65 / 89% on 300 held-out clips; the whole-clip CNN it replaced read
+  // 29 / 8 / 49 / 10 / 0%), less a margin for 400 different clips.
   const std::set<std::string> met{"setting", "time_of_day", "weather", "shirt"};
+  const std::map<std::string, double> reader_floor{{"object", 0.52}, {"color", 0.72}, {"size", 0.70}, {"motion", 0.55}, {"camera", 0.78}};
   for (const char* attribute : {"setting", "time_of_day", "weather", "object", "color", "size", "motion", "camera"}) {
     SCOPED_TRACE(attribute);
     ASSERT_TRUE(j["attributes"].contains(attribute)) << output;
     EXPECT_GE(j["attributes"][attribute]["studio_clips"].get<int>(), 400);
     ASSERT_TRUE(in_unit(j["attributes"][attribute]["studio_probe_accuracy"]));
     if (met.count(attribute)) EXPECT_GE(j["attributes"][attribute]["studio_probe_accuracy"].get<double>(), 0.95) << output;
+    if (reader_floor.count(attribute))
+      EXPECT_GE(j["attributes"][attribute]["studio_probe_accuracy"].get<double>(), reader_floor.at(attribute)) << output;
   }
   for (const char* attribute : {"setting", "weather", "time_of_day", "skin", "hair", "hair_style", "shirt", "accessory"}) {
     SCOPED_TRACE(attribute);

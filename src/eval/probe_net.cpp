@@ -66,11 +66,8 @@ std::array<int, kCharacterHeads> character_labels(const SceneSpec& spec) {
 }
 
 // ---- Inputs ----
-namespace {
 
-// Area-averaged resample of a source rectangle [sx0, sx1) x [sy0, sy1) (pixels, fractional)
-// of frame t to out_w x out_h RGB, appended to `out`. Bilinear when upsampling.
-void resample(const Video& video, int t, double sx0, double sy0, double sx1, double sy1, int out_w, int out_h,
+void resample_rgb(const Video& video, int t, double sx0, double sy0, double sx1, double sy1, int out_w, int out_h,
               std::vector<uint8_t>& out) {
   const uint8_t* f = video.frame(t);
   const int w = video.width, h = video.height;
@@ -101,8 +98,6 @@ void resample(const Video& video, int t, double sx0, double sy0, double sx1, dou
     }
 }
 
-}  // namespace
-
 std::vector<uint8_t> scene_frames(const Video& video) {
   const int frames = video.frame_count();
   if (frames < 2 || video.width < 16 || video.height < 16)
@@ -116,7 +111,7 @@ std::vector<uint8_t> scene_frames(const Video& video) {
     i = std::min(i, frames - 1 - gap);
     i = std::max(i, 0);
     const int j = std::min(i + gap, frames - 1);
-    for (int t : {i, j}) resample(video, t, 0, 0, video.width, video.height, kNetWidth, kNetHeight, out);
+    for (int t : {i, j}) resample_rgb(video, t, 0, 0, video.width, video.height, kNetWidth, kNetHeight, out);
   }
   return out;
 }
@@ -143,7 +138,7 @@ std::vector<uint8_t> character_crops(const Video& video, const std::vector<Box>&
     if (bw * 2 < bh) bw = bh / 2;
     else bh = bw * 2;
     const double cx = (b.x0 + b.x1) / 2.0, cy = (top + bottom) / 2.0;
-    resample(video, t, cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2, kCropWidth, kCropHeight, out);
+    resample_rgb(video, t, cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2, kCropWidth, kCropHeight, out);
   }
   return out;
 }
@@ -285,11 +280,21 @@ std::vector<std::array<int, N>> argmax_rows(const std::vector<torch::Tensor>& lo
 
 }  // namespace
 
-Probes::Probes() : scene(SceneNet()), character(CharacterNet()), impact(ImpactNet()) {
+Probes::Probes() : scene(SceneNet()), character(CharacterNet()), impact(ImpactNet()), object_map(ObjectMapNet()), motion(MotionNet()) {
   scene->eval();
   character->eval();
   impact->eval();
+  object_map->eval();
+  motion->eval();
 }
+
+namespace {
+bool has_prefix(const safetensors::File& file, const std::string& prefix) {
+  for (const auto& t : file.tensors)
+    if (t.first.rfind(prefix, 0) == 0) return true;
+  return false;
+}
+}  // namespace
 
 Probes Probes::load(const std::string& path, bool allow_missing) {
   const auto file = safetensors::read(path);
@@ -297,6 +302,14 @@ Probes Probes::load(const std::string& path, bool allow_missing) {
   take(file, "scene.", probes.scene, allow_missing);
   take(file, "character.", probes.character, allow_missing);
   take(file, "impact.", probes.impact, allow_missing);
+  // The object reader came later: files without it read objects with the scene CNN.
+  if (has_prefix(file, "object.")) {
+    take(file, "object.", probes.object_map, false);
+    take(file, "motion.", probes.motion, false);
+    probes.has_object_reader = true;
+  }
+  probes.object_map->eval();
+  probes.motion->eval();
   probes.metadata = file.metadata;
   probes.scene->eval();
   probes.character->eval();
@@ -309,6 +322,11 @@ void Probes::merge(const std::string& path, const std::string& parts) {
   if (parts.find("scene") != std::string::npos) take(file, "scene.", scene, true);
   if (parts.find("character") != std::string::npos) take(file, "character.", character, true);
   if (parts.find("impact") != std::string::npos) take(file, "impact.", impact, true);
+  if (parts.find("object") != std::string::npos && has_prefix(file, "object.")) {
+    take(file, "object.", object_map, false);
+    take(file, "motion.", motion, false);
+    has_object_reader = true;
+  }
   for (const auto& [k, v] : file.metadata) metadata[k] = v;
 }
 
@@ -329,6 +347,10 @@ void Probes::save(const std::string& path, const std::map<std::string, std::stri
   put(file, "scene.", scene);
   put(file, "character.", character);
   put(file, "impact.", impact);
+  if (has_object_reader) {
+    put(file, "object.", object_map);
+    put(file, "motion.", motion);
+  }
   safetensors::write(path, file);
 }
 
@@ -356,7 +378,22 @@ std::vector<std::array<int, kCharacterHeads>> Probes::read_characters(const std:
 
 std::array<int, kSceneHeads> Probes::read_scene(const Video& video) const {
   const auto input = scene_frames(video);
-  return read_scenes({&input}).at(0);
+  auto read = read_scenes({&input}).at(0);
+  if (has_object_reader) {
+    const auto object = read_object(object_frames(video));
+    read[kObject] = object[0], read[kColor] = object[1], read[kSize] = object[2], read[kMotion] = object[3], read[kCamera] = object[4];
+  }
+  return read;
+}
+
+std::array<int, 5> Probes::read_object(const ObjectFrames& frames) const {
+  const auto track = track_object(const_cast<ObjectMapNetImpl&>(*object_map), frames);
+  torch::NoGradGuard no_grad;
+  const auto logits = const_cast<MotionNetImpl&>(*motion).forward(
+      torch::from_blob(const_cast<float*>(track.features.data()), {1, int64_t(track.features.size())}, torch::kFloat32).clone());
+  auto argmax = [](const auto& votes) { return int(std::max_element(votes.begin(), votes.end()) - votes.begin()); };
+  return {argmax(track.kind_votes), argmax(track.color_votes), int(logits[2].argmax(1).item<int64_t>()),
+          int(logits[0].argmax(1).item<int64_t>()), int(logits[1].argmax(1).item<int64_t>())};
 }
 
 std::array<int, kCharacterHeads> Probes::read_character(const Video& video, const std::vector<Box>& boxes) const {

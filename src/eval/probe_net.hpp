@@ -6,7 +6,9 @@
 //    over 1/12 s, at 128x72): setting, time of day, weather, and the scene's main object
 //    (kind, colour, size, motion) and the camera move;
 //  - the character probe reads a character inside its screen box (4 moments, 32x64 crops):
-//    skin, hair colour, hair style, shirt colour, accessory.
+//    skin, hair colour, hair style, shirt colour, accessory;
+//  - the object reader (object_probe.hpp), where present, replaces the scene CNN's object,
+//    colour, size, motion and camera readings.
 // Any clip size is resampled to the native 128x72; any frame rate is sampled by time.
 #include <torch/torch.h>
 
@@ -19,6 +21,7 @@
 #include "core/av.hpp"
 #include "eval/features.hpp"
 #include "eval/impact_net.hpp"
+#include "eval/object_probe.hpp"
 #include "studio/spec.hpp"
 #include "studio/studio.hpp"
 
@@ -58,6 +61,11 @@ std::array<int, kCharacterHeads> character_labels(const studio::SceneSpec& spec)
 inline constexpr int kNetWidth = 128, kNetHeight = 72, kSceneMoments = 8;
 inline constexpr int kCropWidth = 32, kCropHeight = 64, kCharacterMoments = 4;
 
+// Area-averaged resample of a source rectangle [sx0, sx1) x [sy0, sy1) (pixels, fractional)
+// of frame t to out_w x out_h RGB, appended to `out`. Bilinear when upsampling.
+void resample_rgb(const Video& video, int t, double sx0, double sy0, double sx1, double sy1, int out_w, int out_h,
+                  std::vector<uint8_t>& out);
+
 // Compact (uint8) inputs, so that a training set fits in memory: the scene input is
 // kSceneMoments pairs of frames [16][72][128][3]; the character input 4 crops [4][64][32][3].
 std::vector<uint8_t> scene_frames(const Video& video);
@@ -95,10 +103,14 @@ class Probes {
   static Probes load(const std::string& path, bool allow_missing = false);
   // Takes the parts (any of "scene", "character", "impact" in `parts`) present in another
   // probes file, and its metadata; for the trainer.
-  void merge(const std::string& path, const std::string& parts = "scene,character,impact");
+  void merge(const std::string& path, const std::string& parts = "scene,character,impact,object");
   void save(const std::string& path, const std::map<std::string, std::string>& metadata) const;
 
+  // Every scene head; object, colour, size, motion and camera from the object reader when
+  // the file has one (object_probe.hpp).
   std::array<int, kSceneHeads> read_scene(const Video& video) const;
+  // The object reader alone: kind, colour, size, motion, camera move.
+  std::array<int, 5> read_object(const ObjectFrames& frames) const;
   std::array<int, kCharacterHeads> read_character(const Video& video, const std::vector<Box>& boxes) const;
   // Batched reads of compact inputs.
   std::vector<std::array<int, kSceneHeads>> read_scenes(const std::vector<const std::vector<uint8_t>*>& inputs) const;
@@ -110,6 +122,9 @@ class Probes {
   SceneNet scene;
   CharacterNet character;
   ImpactNet impact;
+  ObjectMapNet object_map;
+  MotionNet motion;
+  bool has_object_reader = false;
   std::map<std::string, std::string> metadata;
 };
 

@@ -17,16 +17,22 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <set>
 #include <thread>
 
 #include "core/error.hpp"
 #include "server/api_error.hpp"
 #include "server/api_keys.hpp"
 #include "server/byte_ranges.hpp"
+#include "server/cameos.hpp"
 #include "server/encoding.hpp"
+#include "server/files.hpp"
 #include "server/metrics.hpp"
 #include "server/provenance_check.hpp"
+#include "server/request_body.hpp"
+#include "server/routes.hpp"
 #include "server/webhooks.hpp"
+#include "store/orphan_blobs.hpp"
 
 namespace opsis::server {
 
@@ -93,119 +99,6 @@ void write_exception(httplib::Response& res, std::exception_ptr error) {
   }
 }
 
-// ---- request bodies: JSON or multipart/form-data, one view ------------------------------
-
-class Body {
- public:
-  explicit Body(const httplib::Request& req) : req_(req) {
-    multipart_ = req.is_multipart_form_data();
-    if (!multipart_) {
-      if (req.body.empty()) {
-        json_ = json::object();
-      } else {
-        json_ = json::parse(req.body);  // json::exception -> 400 in write_exception
-        if (!json_.is_object()) throw InvalidArgument("", "the request body must be a JSON object");
-      }
-    }
-  }
-
-  // A text field; `path` like {"video", "id"} means video.id in JSON, video[id] in a form.
-  std::optional<std::string> text(std::initializer_list<const char*> path) const {
-    if (multipart_) {
-      const std::string name = form_name(path);
-      if (!req_.has_file(name)) return std::nullopt;
-      return req_.get_file_value(name).content;
-    }
-    const json* node = &json_;
-    std::string name;
-    for (const char* part : path) {
-      if (!name.empty()) name.push_back('.');
-      name.append(part);
-      if (!node->is_object() || !node->contains(part)) return std::nullopt;
-      node = &(*node)[part];
-    }
-    if (node->is_null()) return std::nullopt;
-    if (node->is_string()) return node->get<std::string>();
-    // The spec's fields are strings ("seconds": "4", not 4); nothing is converted.
-    throw InvalidArgument(name, name + " must be a string, not " + node->type_name());
-  }
-
-  // Whether the field is given at all (any type; null counts as absent).
-  bool present(std::initializer_list<const char*> path) const {
-    if (multipart_) return req_.has_file(form_name(path));
-    const json* node = &json_;
-    for (const char* part : path) {
-      if (!node->is_object() || !node->contains(part)) return false;
-      node = &(*node)[part];
-    }
-    return !node->is_null();
-  }
-
-  std::string required(std::initializer_list<const char*> path, const char* field) const {
-    auto value = text(path);
-    if (!value) throw InvalidArgument(field, std::string("missing required parameter: '") + field + "'");
-    return *value;
-  }
-
-  // An uploaded file part (multipart only).
-  std::optional<std::string> file(const std::string& name) const {
-    if (!multipart_ || !req_.has_file(name)) return std::nullopt;
-    const auto part = req_.get_file_value(name);
-    if (part.filename.empty()) return std::nullopt;
-    return part.content;
-  }
-
- private:
-  // {"video", "id"} -> "video[id]"
-  static std::string form_name(std::initializer_list<const char*> path) {
-    std::string name;
-    for (const char* part : path) {
-      if (name.empty()) {
-        name = part;
-      } else {
-        name.push_back('[');
-        name.append(part);
-        name.push_back(']');
-      }
-    }
-    return name;
-  }
-
-  const httplib::Request& req_;
-  bool multipart_ = false;
-  json json_;
-};
-
-std::string percent_decode(const std::string& text) {
-  std::string out;
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '%' && i + 2 < text.size() && std::isxdigit(static_cast<unsigned char>(text[i + 1])) &&
-        std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
-      out += char(std::stoi(text.substr(i + 1, 2), nullptr, 16));
-      i += 2;
-    } else {
-      out += text[i];
-    }
-  }
-  return out;
-}
-
-// data:[<mediatype>][;base64],<data> -> bytes. Only data: URLs: the server fetches nothing.
-std::vector<uint8_t> data_url_bytes(const std::string& url) {
-  if (url.rfind("data:", 0) != 0)
-    throw InvalidArgument("input_reference", "input_reference.image_url must be a data: URL (this server fetches no URLs)");
-  const size_t comma = url.find(',');
-  if (comma == std::string::npos) throw InvalidArgument("input_reference", "the data: URL has no ',' before its data");
-  const std::string meta = url.substr(5, comma - 5);
-  const std::string payload = percent_decode(url.substr(comma + 1));
-  if (meta.size() >= 7 && meta.compare(meta.size() - 7, 7, ";base64") == 0) {
-    auto bytes = base64_decode(payload);
-    if (!bytes) throw InvalidArgument("input_reference", "the data: URL's base64 data is malformed");
-    return *bytes;
-  }
-  return std::vector<uint8_t>(payload.begin(), payload.end());
-}
-
 const char* status_text(int status) {
   switch (status) {
     case 404: return "no such route; see /v1/openapi.json for what this server serves";
@@ -235,11 +128,6 @@ void begin_request(httplib::Response& res) {
 // to handlers as const, so clearing its parsed ranges is well-defined.
 void take_ranges_from_httplib(const httplib::Request& req) { const_cast<httplib::Request&>(req).ranges.clear(); }
 
-const std::regex& content_route() {
-  static const std::regex route(R"(/v1/videos/([^/]+)/content)");
-  return route;
-}
-
 std::string utc_timestamp() {
   const auto now = std::chrono::system_clock::now();
   const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
@@ -255,8 +143,9 @@ std::string utc_timestamp() {
 class HttpApi {
  public:
   HttpApi(const ServerConfig& config, store::MetadataStore& store, store::BlobStore& blobs, const ModelRegistry& models,
-          VideoService& videos, JobRunner& runner, Metrics& metrics)
-      : config_(config), store_(store), blobs_(blobs), models_(models), videos_(videos), runner_(runner), metrics_(metrics) {}
+          VideoService& videos, FileService& files, CharacterService& characters, JobRunner& runner, Metrics& metrics)
+      : config_(config), store_(store), blobs_(blobs), models_(models), videos_(videos), files_(files),
+        characters_(characters), runner_(runner), metrics_(metrics) {}
 
   void install(httplib::Server& server) {
     server.set_payload_max_length(config_.limits.max_body_bytes);
@@ -275,12 +164,19 @@ class HttpApi {
         // parser rejects (another unit, spaces, numbers past 2^63) answered 416 outright.
         begin_request(res);
         take_ranges_from_httplib(req);
-        std::smatch match;
-        if (res.status == 416 && (req.method == "GET" || req.method == "HEAD") && std::regex_match(req.path, match, content_route())) {
-          const std::string id = match[1];
-          res.status = 200;
-          with_caller(req, res, [&](const Caller& caller) { send_content(req, res, caller, id); });
-          return httplib::Server::HandlerResponse::Handled;
+        // A Range header means nothing to any route but /content, which reads it itself:
+        // the request is routed as if httplib had not looked at it. (Other methods are
+        // refused before their body is read, so they keep the 416.)
+        if (res.status == 416 && (req.method == "GET" || req.method == "HEAD")) {
+          for (const auto& [pattern, handler] : get_routes_) {
+            std::smatch match;
+            if (!std::regex_match(req.path, match, pattern)) continue;
+            const_cast<httplib::Request&>(req).matches = match;  // as httplib's router sets it
+            res.status = 200;
+            handler(req, res);
+            return httplib::Server::HandlerResponse::Handled;
+          }
+          res.status = 404;  // no such route, as without the header
         }
       }
       if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
@@ -290,7 +186,7 @@ class HttpApi {
     }));
     server.set_logger([this](const httplib::Request& req, const httplib::Response& res) { log(req, res); });
 
-    server.Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
+    get(server, "/healthz", [this](const httplib::Request&, httplib::Response& res) {
       guarded(res, [&] {
         const json body = {{"status", "ok"},
                            {"queued", store_.count_with_status(store::VideoStatus::Queued)},
@@ -299,15 +195,21 @@ class HttpApi {
         res.set_content(body.dump(), "application/json");
       });
     });
-    server.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    get(server, "/metrics", [this](const httplib::Request&, httplib::Response& res) {
       guarded(res, [&] {
-        res.set_content(metrics_.render(store_.count_with_status(store::VideoStatus::Queued),
-                                        store_.count_with_status(store::VideoStatus::InProgress), runner_.workers()),
-                        "text/plain; version=0.0.4");
+        std::string text = metrics_.render(store_.count_with_status(store::VideoStatus::Queued),
+                                           store_.count_with_status(store::VideoStatus::InProgress), runner_.workers());
+        // Group commit: durable writes and the transactions (fsyncs) they shared.
+        const store::WriteBatches batches = store_.write_batches();
+        text += "# HELP opsis_store_writes_total Metadata writes committed durably.\n# TYPE opsis_store_writes_total counter\n";
+        text += "opsis_store_writes_total " + std::to_string(batches.writes) + "\n";
+        text += "# HELP opsis_store_commits_total Transactions (one fsync each) those writes were grouped into.\n";
+        text += "# TYPE opsis_store_commits_total counter\nopsis_store_commits_total " + std::to_string(batches.batches) + "\n";
+        res.set_content(text, "text/plain; version=0.0.4");
       });
     });
     for (const char* path : {"/openapi.json", "/v1/openapi.json"})
-      server.Get(path, [](const httplib::Request&, httplib::Response& res) {
+      get(server, path, [](const httplib::Request&, httplib::Response& res) {
         res.set_content(openapi_document(), "application/json");
       });
 
@@ -319,11 +221,14 @@ class HttpApi {
       auto handler = [this](const httplib::Request& req, httplib::Response& res) {
         with_caller(req, res, [&](const Caller& caller) { res.set_content(provenance_json(req, caller).dump(), "application/json"); });
       };
-      server.Get(path, handler);
+      get(server, path, handler);
       server.Post(path, handler);
     }
 
-    server.Get("/v1/models", [this](const httplib::Request& req, httplib::Response& res) {
+    add_file_routes(registrar(server), files_);
+    add_character_routes(registrar(server), characters_);
+
+    get(server, "/v1/models", [this](const httplib::Request& req, httplib::Response& res) {
       with_caller(req, res, [&](const Caller&) {
         json data = json::array();
         for (const auto& m : models_.models())
@@ -344,19 +249,23 @@ class HttpApi {
         create.model = body.text({"model"});
         create.seconds = body.text({"seconds"});
         create.size = body.text({"size"});
+        const auto url = body.text({"input_reference", "image_url"});
+        const auto file_id = body.text({"input_reference", "file_id"});
+        if (url && file_id) throw InvalidArgument("input_reference", "give input_reference.image_url or .file_id, not both");
         if (auto file = body.file("input_reference")) {
           create.input_reference = std::vector<uint8_t>(file->begin(), file->end());
-        } else if (auto url = body.text({"input_reference", "image_url"})) {
-          create.input_reference = data_url_bytes(*url);
-        } else if (body.text({"input_reference", "file_id"})) {
-          throw InvalidArgument("input_reference", "file_id references are not supported here; upload the image or use image_url");
+        } else if (url) {
+          create.input_reference = url->rfind("data:", 0) == 0 ? data_url_bytes(*url) : fetch_image_url(*url, image_fetch());
+        } else if (file_id) {
+          create.input_reference = files_.image_for_reference(caller, *file_id);
         } else if (body.present({"input_reference"})) {
-          throw InvalidArgument("input_reference", "input_reference must be an image file or {image_url}");
+          throw InvalidArgument("input_reference", "input_reference must be an image file, {image_url} or {file_id}");
         }
+        create.characters = body.character_ids();
         send_video(res, videos_.create(caller, create));
       });
     });
-    server.Get("/v1/videos", [this](const httplib::Request& req, httplib::Response& res) {
+    get(server, "/v1/videos", [this](const httplib::Request& req, httplib::Response& res) {
       with_caller(req, res, [&](const Caller& caller) {
         store::ListQuery query;
         if (req.has_param("limit")) query.limit = parse_int(req.get_param_value("limit"), "limit");
@@ -377,19 +286,26 @@ class HttpApi {
         res.set_content(body.dump(), "application/json");
       });
     });
+    server.Post("/v1/videos/edits", [this](const httplib::Request& req, httplib::Response& res) {
+      with_caller(req, res, [&](const Caller& caller) {
+        const Body body(req);
+        EditVideo edit;
+        edit.prompt = body.required({"prompt"}, "prompt");
+        edit.video = source_video(body, "edit");
+        send_video(res, videos_.edit(caller, edit));
+      });
+    });
     server.Post("/v1/videos/extensions", [this](const httplib::Request& req, httplib::Response& res) {
       with_caller(req, res, [&](const Caller& caller) {
         const Body body(req);
-        if (body.file("video"))
-          throw InvalidArgument("video", "extending an uploaded video file is not supported; pass video: {id} of a completed video");
         ExtendVideo extend;
-        extend.video_id = body.required({"video", "id"}, "video");
         extend.prompt = body.required({"prompt"}, "prompt");
-        extend.seconds = body.text({"seconds"});
+        extend.seconds = body.required({"seconds"}, "seconds");
+        extend.video = source_video(body, "extend");
         send_video(res, videos_.extend(caller, extend));
       });
     });
-    server.Get(R"(/v1/videos/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+    get(server, R"(/v1/videos/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
       with_caller(req, res, [&](const Caller& caller) { send_video(res, videos_.retrieve(caller, req.matches[1])); });
     });
     server.Delete(R"(/v1/videos/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
@@ -405,12 +321,38 @@ class HttpApi {
         send_video(res, videos_.remix(caller, req.matches[1], body.required({"prompt"}, "prompt")));
       });
     });
-    server.Get(R"(/v1/videos/([^/]+)/content)", [this](const httplib::Request& req, httplib::Response& res) {
+    get(server, R"(/v1/videos/([^/]+)/content)", [this](const httplib::Request& req, httplib::Response& res) {
       with_caller(req, res, [&](const Caller& caller) { send_content(req, res, caller, req.matches[1]); });
     });
   }
 
  private:
+  // Registers a GET route with httplib, and keeps it for requests httplib refuses before
+  // routing (see the error handler).
+  void get(httplib::Server& server, const std::string& pattern, httplib::Server::Handler handler) {
+    server.Get(pattern, handler);
+    get_routes_.emplace_back(std::regex(pattern), std::move(handler));
+  }
+
+  RouteRegistrar registrar(httplib::Server& server) {
+    auto wrap = [this](CallerHandler handler) {
+      return [this, handler = std::move(handler)](const httplib::Request& req, httplib::Response& res) {
+        with_caller(req, res, [&](const Caller& caller) { handler(req, res, caller); });
+      };
+    };
+    RouteRegistrar routes;
+    routes.get = [this, &server, wrap](const std::string& pattern, CallerHandler h) { get(server, pattern, wrap(std::move(h))); };
+    routes.post = [&server, wrap](const std::string& pattern, CallerHandler h) { server.Post(pattern, wrap(std::move(h))); };
+    routes.del = [&server, wrap](const std::string& pattern, CallerHandler h) { server.Delete(pattern, wrap(std::move(h))); };
+    return routes;
+  }
+
+  ImageFetchOptions image_fetch() const {
+    ImageFetchOptions options = config_.image_fetch;
+    options.max_bytes = config_.limits.max_image_bytes;
+    return options;
+  }
+
   template <typename F>
   void guarded(httplib::Response& res, F&& work) {
     try {
@@ -423,6 +365,23 @@ class HttpApi {
   template <typename F>
   void with_caller(const httplib::Request& req, httplib::Response& res, F&& work) {
     guarded(res, [&] { work(authenticate_request(req)); });
+  }
+
+  // `video` of an edit or extension: an uploaded MP4 (multipart file part) or {id}.
+  static SourceVideo source_video(const Body& body, const char* verb) {
+    SourceVideo source;
+    if (auto file = body.file("video")) {
+      if (file->empty()) throw InvalidArgument("video", "the uploaded video is empty");
+      source.upload = std::move(*file);
+    } else if (auto id = body.text({"video", "id"})) {
+      source.id = *id;
+    } else if (body.present({"video"})) {
+      throw InvalidArgument("video", std::string("video must be {id} of a completed video or an uploaded MP4 file"));
+    } else {
+      throw InvalidArgument("video", std::string("missing required parameter: 'video' (the video to ") + verb +
+                                         ": {id} or an uploaded MP4)");
+    }
+    return source;
   }
 
   json provenance_json(const httplib::Request& req, const Caller& caller) {
@@ -573,14 +532,39 @@ class HttpApi {
   store::BlobStore& blobs_;
   const ModelRegistry& models_;
   VideoService& videos_;
+  FileService& files_;
+  CharacterService& characters_;
   JobRunner& runner_;
   Metrics& metrics_;
+  std::vector<std::pair<std::regex, httplib::Server::Handler>> get_routes_;
 };
 
-// Expired assets are deleted every sweep_interval_seconds.
+// store::collect_orphan_blobs, keeping also the blobs cameos hold as reference media (the
+// metadata store does not know the cameo tables).
+void collect_orphans(store::MetadataStore& store, store::BlobStore& blobs, CameoConnections& cameos, int64_t grace_seconds) {
+  try {
+    const int64_t cutoff = now_seconds() - grace_seconds;
+    // Listed before the references are read (see store/orphan_blobs.cpp).
+    const std::vector<store::StoredBlob> stored = blobs.list();
+    std::set<std::string> referenced = store.referenced_blobs();
+    referenced.merge(cameos.referenced_blobs());
+    int removed = 0;
+    for (const store::StoredBlob& blob : stored) {
+      if (blob.written_at > cutoff || referenced.count(blob.key)) continue;
+      if (blobs.remove_if_written_before(blob.key, cutoff)) ++removed;
+    }
+    if (removed) std::fprintf(stderr, "opsis serve: removed %d orphan blobs (stored, never recorded)\n", removed);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "opsis serve: orphan blob collection failed: %s\n", e.what());
+  }
+}
+
+// Expired assets and orphan blobs are deleted every sweep_interval_seconds.
 class Sweeper {
  public:
-  Sweeper(VideoService& videos, int interval_seconds) : thread_([this, &videos, interval_seconds] {
+  Sweeper(VideoService& videos, store::MetadataStore& store, store::BlobStore& blobs, CameoConnections& cameos,
+          int interval_seconds, int64_t orphan_grace_seconds)
+      : thread_([this, &videos, &store, &blobs, &cameos, interval_seconds, orphan_grace_seconds] {
     std::unique_lock lock(mutex_);
     while (!stopping_) {
       lock.unlock();
@@ -590,6 +574,7 @@ class Sweeper {
       } catch (const std::exception& e) {
         std::fprintf(stderr, "opsis serve: expiry sweep failed: %s\n", e.what());
       }
+      collect_orphans(store, blobs, cameos, orphan_grace_seconds);
       lock.lock();
       wake_.wait_for(lock, std::chrono::seconds(interval_seconds), [this] { return stopping_; });
     }
@@ -678,6 +663,11 @@ void run_server(const ServerConfig& config) {
     throw InvalidArgument("host", "serving on " + config.host +
                                       " (not loopback) requires API keys; create one with `opsis keys create --user NAME`");
   auto blobs = store::open_folder_blob_store((fs::path(config.data_dir) / "blobs").string());
+  // The cameo registry and consent ledger live in the same SQLite file as the metadata store;
+  // the policy's decisions are logged (one JSON line each, no prompts) in the data directory.
+  CameoConnections cameos(cameo::database_path(config.data_dir));
+  PolicyGate policy(config.policy_rules.empty() ? policy::Policy::built_in() : policy::Policy::load(config.policy_rules),
+                    cameos, std::make_unique<policy::JsonLinesDecisionLog>(fs::path(config.data_dir) / "policy-decisions.jsonl"));
   auto models = make_default_registry(config.default_model);
   Metrics metrics;
   std::unique_ptr<WebhookSender> webhooks;
@@ -690,13 +680,25 @@ void run_server(const ServerConfig& config) {
   runner_options.scratch_folder = (fs::path(config.data_dir) / "scratch").string();
   runner_options.provenance_dir = config.data_dir;
   runner_options.visible_watermark = config.visible_watermark;
+  runner_options.recheck = [&policy](const store::VideoRecord& video, const JobRequest& request) {
+    return policy.recheck(video.id, video.user, request.step.prompt, request.cameo_ids);
+  };
   JobRunner runner(*store, *blobs, *models, runner_options, &metrics, [&webhooks](const store::VideoRecord& video) {
     if (webhooks)
       webhooks->send(video.status == store::VideoStatus::Completed ? "video.completed" : "video.failed", video.id);
   });
   const int requeued = runner.recover();
   if (requeued) std::fprintf(stderr, "opsis serve: re-queued %d jobs cut off by the last stop\n", requeued);
+  // Before any worker or request can store a blob: what the last process stored and never
+  // recorded (killed in between) goes, once past the grace period.
+  collect_orphans(*store, *blobs, cameos, config.orphan_grace_seconds);
   VideoService videos(*store, *blobs, *models, runner, config.limits);
+  videos.set_admission_check([&policy](const Caller& caller, const std::string& prompt, const std::vector<std::string>& cameo_ids) {
+    policy.admit(caller, prompt, cameo_ids);
+  });
+  videos.set_blob_held([&cameos](const std::string& key) { return cameos.referenced_blobs().count(key) > 0; });
+  FileService files(*store, *blobs, config.limits);
+  CharacterService characters(cameos, *store, *blobs, policy.policy());
 
   httplib::Server http;
   const int http_threads = std::max(2, config.http_threads);
@@ -704,7 +706,7 @@ void run_server(const ServerConfig& config) {
   http.set_keep_alive_timeout(2);  // idle connections also hold up a stop this long
   http.set_tcp_nodelay(true);  // small JSON answers would otherwise wait out delayed ACKs (~40 ms)
   http.set_keep_alive_max_count(1000);
-  HttpApi api(config, *store, *blobs, *models, videos, runner, metrics);
+  HttpApi api(config, *store, *blobs, *models, videos, files, characters, runner, metrics);
   api.install(http);
 
   // httplib 0.11 listens with a backlog of 5: a burst of new connections overflows it and
@@ -725,7 +727,7 @@ void run_server(const ServerConfig& config) {
   }
   if (listen_socket >= 0) ::listen(listen_socket, SOMAXCONN);
   runner.start();
-  Sweeper sweeper(videos, std::max(1, config.sweep_interval_seconds));
+  Sweeper sweeper(videos, *store, *blobs, cameos, std::max(1, config.sweep_interval_seconds), config.orphan_grace_seconds);
 
   // SIGTERM/SIGINT: the handler only writes the signal's number to a pipe; this thread
   // reads it and asks the HTTP server to stop (whichever thread the signal interrupted).

@@ -6,6 +6,7 @@
 #include <functional>
 #include <string>
 
+#include "server/image_fetch.hpp"
 #include "server/videos.hpp"
 
 namespace opsis::server {
@@ -18,7 +19,10 @@ struct ServerConfig {
   int http_threads = 64;
   int poll_after_ms = 1000;        // openai-poll-after-ms on unfinished videos
   int64_t retention_seconds = 7 * 24 * 3600;
-  int sweep_interval_seconds = 60;
+  int sweep_interval_seconds = 60;  // expired videos and orphan blobs are collected this often
+  // Blobs nothing refers to are deleted once older than this (at start-up and every sweep);
+  // it must outlast the moment between storing a blob and recording it.
+  int64_t orphan_grace_seconds = 3600;
   int shutdown_grace_ms = 10000;   // SIGTERM: running jobs get this long to finish, then are re-queued
   int max_attempts = 3;
   std::string default_model;       // what "sora-2" means; empty = opsis-studio
@@ -26,6 +30,8 @@ struct ServerConfig {
   std::string webhook_secret;
   bool access_log = true;
   bool visible_watermark = false;  // the moving opsis + @user mark on API outputs
+  std::string policy_rules;        // a deployment's policy rules file; empty = the built-in rules
+  ImageFetchOptions image_fetch;   // input_reference.image_url over HTTPS (max_bytes follows limits)
   Limits limits;
 };
 

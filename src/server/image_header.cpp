@@ -1,10 +1,13 @@
 #include "server/image_header.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace opsis::server {
 
 namespace {
+
+constexpr uint32_t kMaxSide = 0x7fffffff;
 
 uint32_t be32(const uint8_t* p) { return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3]; }
 uint32_t be16(const uint8_t* p) { return uint32_t(p[0]) << 8 | p[1]; }
@@ -18,7 +21,9 @@ std::optional<std::pair<int64_t, int64_t>> image_dimensions(const std::vector<ui
   const size_t n = b.size();
   static const uint8_t kPng[8] = {0x89, 'P', 'N', 'G', 0x0d, 0x0a, 0x1a, 0x0a};
   if (n >= 24 && std::memcmp(b.data(), kPng, 8) == 0 && std::memcmp(b.data() + 12, "IHDR", 4) == 0)
-    return std::pair<int64_t, int64_t>{be32(&b[16]), be32(&b[20])};
+    // PNG allows at most 2^31 - 1 a side; larger claims are clamped there so that
+    // width * height never overflows int64 in the callers' pixel checks (found by fuzz_image).
+    return std::pair<int64_t, int64_t>{std::min<uint32_t>(be32(&b[16]), kMaxSide), std::min<uint32_t>(be32(&b[20]), kMaxSide)};
 
   if (n >= 4 && b[0] == 0xff && b[1] == 0xd8) {
     size_t i = 2;

@@ -8,7 +8,8 @@
 
 namespace opsis::server {
 
-// {width, height} for PNG, JPEG and WebP; nullopt when the header is not recognised.
+// {width, height} for PNG, JPEG and WebP; nullopt when the header is not recognised. Each side
+// is at most 2^31 - 1, so width * height fits in int64.
 std::optional<std::pair<int64_t, int64_t>> image_dimensions(const std::vector<uint8_t>& bytes);
 
 }  // namespace opsis::server

@@ -1,6 +1,11 @@
 #include "server/job_runner.hpp"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -30,6 +35,12 @@ const char* use_name(PromptStep::Use use) {
   return "create";
 }
 
+// The policy refused the job at the worker: failed with the policy's code.
+struct Refused {
+  std::string code;
+  std::string message;
+};
+
 // The media type of an input_reference image from its first bytes (blobs have no extension).
 std::string image_media_type(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -39,6 +50,15 @@ std::string image_media_type(const std::filesystem::path& path) {
   if (magic[0] == 0xFF && magic[1] == 0xD8) return "image/jpeg";
   if (std::memcmp(magic, "RIFF", 4) == 0 && std::memcmp(magic + 8, "WEBP", 4) == 0) return "image/webp";
   return "application/octet-stream";
+}
+
+// Fault injection for the crash tests: OPSIS_CRASH_AT=<point> kills the process with SIGKILL
+// when it reaches that point (nothing flushed, nothing cleaned up), as a power cut or the OOM
+// killer would. Points: "job_blobs_stored" (a finished job's files are in the blob store, its
+// record does not name them yet).
+void crash_point(const char* point) {
+  static const char* const wanted = std::getenv("OPSIS_CRASH_AT");
+  if (wanted && std::strcmp(wanted, point) == 0) std::raise(SIGKILL);
 }
 
 PromptStep::Use use_from_name(const std::string& name) {
@@ -60,15 +80,17 @@ PromptStep step_from(const nlohmann::json& j) {
 std::string JobRequest::to_json() const {
   nlohmann::json history_json = nlohmann::json::array();
   for (const auto& s : history) history_json.push_back(step_json(s));
-  return nlohmann::json{{"model", model},
+  nlohmann::json out{{"model", model},
                         {"step", step_json(step)},
                         {"history", history_json},
                         {"width", width},
                         {"height", height},
                         {"seed", seed},
                         {"input_reference_blob", input_reference_blob},
-                        {"source_id", source_id}}
-      .dump();
+                        {"source_id", source_id},
+                        {"source_blob", source_blob}};
+  if (!cameo_ids.empty()) out["characters"] = cameo_ids;
+  return out.dump();
 }
 
 JobRequest JobRequest::from_json(const std::string& text) {
@@ -82,6 +104,8 @@ JobRequest JobRequest::from_json(const std::string& text) {
   r.seed = j.at("seed").get<uint64_t>();
   r.input_reference_blob = j.value("input_reference_blob", "");
   r.source_id = j.value("source_id", "");
+  r.source_blob = j.value("source_blob", "");
+  if (j.contains("characters")) r.cameo_ids = j.at("characters").get<std::vector<std::string>>();
   return r;
 }
 
@@ -163,6 +187,10 @@ void JobRunner::shutdown(std::chrono::milliseconds grace) {
 }
 
 void JobRunner::work() {
+  if (options_.worker_nice > 0) {
+    const int current = ::getpriority(PRIO_PROCESS, 0);
+    ::setpriority(PRIO_PROCESS, ::gettid(), std::min(19, current + options_.worker_nice));  // this thread only
+  }
   while (true) {
     {
       std::unique_lock lock(mutex_);
@@ -212,6 +240,8 @@ void JobRunner::run_job(store::VideoRecord video) {
   std::vector<std::string> written;
   try {
     const JobRequest request = JobRequest::from_json(video.request_json);
+    if (options_.recheck)
+      if (auto refusal = options_.recheck(video, request)) throw Refused{refusal->first, refusal->second};
     GenerationRequest generation;
     generation.model = request.model;
     generation.prompt = request.step.prompt;
@@ -244,6 +274,26 @@ void JobRunner::run_job(store::VideoRecord video) {
       clip.video = std::move(decoded.video);
       clip.audio = std::move(decoded.audio);
       generation.source = std::move(clip);
+    } else if (!request.source_blob.empty()) {
+      const auto path = blobs_.local_path(request.source_blob);
+      if (!path) throw IoError("the uploaded source video is missing from the blob store");
+      finishing.remix_of = provenance::ParentVideo{*path, "uploaded video"};
+      media::Mp4Contents decoded = media::read_mp4(*path, 48000);
+      if (decoded.video.width != request.width || decoded.video.height != request.height)
+        throw InvalidArgument("video", "the uploaded video decodes to " + std::to_string(decoded.video.width) + "x" +
+                                           std::to_string(decoded.video.height) + ", not the " + std::to_string(request.width) +
+                                           "x" + std::to_string(request.height) + " its header claims");
+      if (decoded.video.frame_count() == 0) throw InvalidArgument("video", "the uploaded video has no frames");
+      if (request.step.use == PromptStep::Use::Extend) {
+        SourceClip clip;
+        clip.use = PromptStep::Use::Extend;
+        clip.history = request.history;
+        clip.video = std::move(decoded.video);
+        clip.audio = std::move(decoded.audio);
+        generation.source = std::move(clip);
+      } else {
+        generation.first_frame = decoded.video.frame_image(0);  // an edit starts from the upload
+      }
     }
 
     // Progress: generation 0-85 %, encoding 85-95 %, variants 95-100 %.
@@ -277,6 +327,7 @@ void JobRunner::run_job(store::VideoRecord video) {
     written.push_back(video.thumbnail_blob);
     video.spritesheet_blob = blobs_.put(media::make_spritesheet(result.video));
     written.push_back(video.spritesheet_blob);
+    crash_point("job_blobs_stored");
     if (cancelled()) throw Cancelled();
 
     video.status = store::VideoStatus::Completed;
@@ -286,6 +337,11 @@ void JobRunner::run_job(store::VideoRecord video) {
     outcome = "completed";
   } catch (const Cancelled&) {
     outcome = "cancelled";
+  } catch (const Refused& refused) {
+    video.status = store::VideoStatus::Failed;
+    video.error_code = refused.code;
+    video.error_message = refused.message;
+    outcome = "failed";
   } catch (const InvalidArgument& e) {
     video.status = store::VideoStatus::Failed;
     video.error_code = "invalid_request";

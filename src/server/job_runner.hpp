@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -33,6 +34,11 @@ struct JobRequest {
   uint64_t seed = 0;
   std::string input_reference_blob;  // blob key of the first-frame image, or empty
   std::string source_id;             // the video remixed or extended, or empty
+  // An uploaded MP4 edited (its first frame starts the clip) or extended (its frames and
+  // sound come first), or empty.
+  std::string source_blob;
+  // Cameos named in `characters: [{"id"}]` (the policy adds @handles in the prompt itself).
+  std::vector<std::string> cameo_ids;
 
   std::string to_json() const;
   static JobRequest from_json(const std::string& text);
@@ -49,6 +55,12 @@ struct RunnerOptions {
   // with (provenance/finish.hpp); empty = the scratch folder's parent.
   std::string provenance_dir;
   bool visible_watermark = false;             // the moving opsis + @user mark on API outputs
+  // Workers' threads run this much nicer than the process (Linux), so that requests, which
+  // are short, get the CPU before generation, which is long, when both want it.
+  int worker_nice = 10;
+  // The policy's second look, just before generation (permissions may have changed while the
+  // job was queued): a refusal's (code, message) fails the job with that error. Empty: none.
+  std::function<std::optional<std::pair<std::string, std::string>>(const store::VideoRecord&, const JobRequest&)> recheck;
 };
 
 class JobRunner {

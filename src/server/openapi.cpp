@@ -42,9 +42,16 @@ json create_body() {
                 {"size", {{"type", "string"}, {"description", "720x1280, 1280x720, 1024x1792, 1792x1024, or a model's smaller sizes (GET /v1/models)"}}}};
   json multipart = props;
   multipart["input_reference"] = {{"type", "string"}, {"format", "binary"}, {"description", "PNG, JPEG or WebP: the first frame"}};
-  multipart["input_reference[image_url]"] = {{"type", "string"}, {"description", "a data: URL of the image"}};
+  multipart["input_reference[image_url]"] = {{"type", "string"}, {"description", "a data: URL, or an https:// URL of a public host"}};
+  multipart["input_reference[file_id]"] = {{"type", "string"}, {"description", "a file of yours uploaded with purpose vision"}};
+  multipart["characters[0][id]"] = {{"type", "string"}, {"description", "a cameo (character) you may use; characters[1][id] for a second"}};
   json as_json = props;
-  as_json["input_reference"] = {{"type", "object"}, {"properties", {{"image_url", {{"type", "string"}}}}}};
+  as_json["characters"] = {{"type", "array"}, {"maxItems", 2},
+                           {"description", "cameos (characters) in the video: each one you may use now, checked again before generation"},
+                           {"items", {{"type", "object"}, {"required", {"id"}}, {"properties", {{"id", {{"type", "string"}}}}}}}};
+  as_json["input_reference"] = {{"type", "object"},
+                                {"description", "exactly one of image_url (data: or https:// of a public host) and file_id (purpose vision)"},
+                                {"properties", {{"image_url", {{"type", "string"}}}, {"file_id", {{"type", "string"}}}}}};
   json body;
   body["required"] = true;
   body["content"]["multipart/form-data"]["schema"] = {{"type", "object"}, {"required", {"prompt"}}, {"properties", multipart}};
@@ -92,6 +99,12 @@ std::string openapi_document() {
                   {"properties", {{"id", {{"type", "string"}}}, {"object", {{"const", "video.deleted"}}}, {"deleted", {{"type", "boolean"}}}}}};
   json poll_header = {{"openai-poll-after-ms", {{"description", "milliseconds to wait before polling an unfinished video again"},
                                                 {"schema", {{"type", "integer"}}}}}};
+  const json file = {{"type", "object"},
+                     {"required", {"id", "object", "bytes", "created_at", "filename", "purpose"}},
+                     {"properties", {{"id", {{"type", "string"}}}, {"object", {{"const", "file"}}}, {"bytes", {{"type", "integer"}}},
+                                     {"created_at", {{"type", "integer"}}}, {"expires_at", {{"type", {"integer", "null"}}}},
+                                     {"filename", {{"type", "string"}}}, {"purpose", {{"type", "string"}}},
+                                     {"status", {{"type", "string"}}}}}};
   json video_response = json_response("The video object", ref("Video"));
   json polled_response = video_response;
   polled_response["headers"] = poll_header;
@@ -125,13 +138,53 @@ std::string openapi_document() {
       {"operationId", "remixVideo"}, {"security", bearer}, {"parameters", {id_parameter()}},
       {"requestBody", {{"required", true}, {"content", {{"application/json", {{"schema", {{"type", "object"}, {"required", {"prompt"}}, {"properties", {{"prompt", {{"type", "string"}}}}}}}}}}}}},
       {"responses", with_errors({{"200", polled_response}})}};
-  json extend_props = {{"prompt", {{"type", "string"}}}, {"seconds", {{"type", "string"}}},
-                       {"video", {{"type", "object"}, {"properties", {{"id", {{"type", "string"}}}}}}}};
+  // Edits and extensions: `video` as {id} of a completed video, or an uploaded MP4 (multipart).
+  const json video_source = {{"oneOf", {{{"type", "object"}, {"required", {"id"}}, {"properties", {{"id", {{"type", "string"}}}}}},
+                                        {{"type", "string"}, {"format", "binary"}, {"description", "an MP4 (multipart only)"}}}}};
+  auto source_body = [&](json props, json required) {
+    const json schema = {{"type", "object"}, {"required", required}, {"properties", props}};
+    return json{{"required", true}, {"content", {{"application/json", {{"schema", schema}}}, {"multipart/form-data", {{"schema", schema}}}}}};
+  };
+  paths["/v1/videos/edits"]["post"] = {
+      {"operationId", "editVideo"}, {"security", bearer},
+      {"description", "A new video from the source's model, size and length with a new prompt. From {id}: remixed_from_video_id names "
+                      "the source. From an upload: the default model, starting from the upload's first frame."},
+      {"requestBody", source_body({{"prompt", {{"type", "string"}}}, {"video", video_source}}, {"video", "prompt"})},
+      {"responses", with_errors({{"200", polled_response}})}};
   paths["/v1/videos/extensions"]["post"] = {
       {"operationId", "extendVideo"}, {"security", bearer},
-      {"requestBody", {{"required", true}, {"content", {{"application/json", {{"schema", {{"type", "object"}, {"required", {"video", "prompt"}}, {"properties", extend_props}}}}},
-                                                        {"multipart/form-data", {{"schema", {{"type", "object"}, {"description", "video[id], prompt, seconds"}}}}}}}}},
+      {"description", "The source's frames and sound, then `seconds` more; the response's seconds is the stitched total."},
+      {"requestBody", source_body({{"prompt", {{"type", "string"}}}, {"seconds", {{"type", "string"}}}, {"video", video_source}},
+                                  {"video", "prompt", "seconds"})},
       {"responses", with_errors({{"200", polled_response}})}};
+  const json file_id = {{"name", "file_id"}, {"in", "path"}, {"required", true}, {"schema", {{"type", "string"}}}};
+  paths["/v1/files"]["post"] = {
+      {"operationId", "createFile"}, {"security", bearer},
+      {"description", "Stores an image (PNG, JPEG or WebP) for input_reference: {file_id}; only purpose vision, owned by the uploading user."},
+      {"requestBody", {{"required", true}, {"content", {{"multipart/form-data", {{"schema", {{"type", "object"}, {"required", {"file", "purpose"}},
+                                                                                           {"properties", {{"file", {{"type", "string"}, {"format", "binary"}}},
+                                                                                                           {"purpose", {{"enum", {"vision"}}}}}}}}}}}}}},
+      {"responses", with_errors({{"200", json_response("The file object", ref("File"))}})}};
+  paths["/v1/files"]["get"] = {{"operationId", "listFiles"}, {"security", bearer},
+                               {"parameters", {{{"name", "limit"}, {"in", "query"}, {"schema", {{"type", "integer"}, {"minimum", 1}, {"maximum", 10000}}}},
+                                               {{"name", "purpose"}, {"in", "query"}, {"schema", {{"type", "string"}}}}}},
+                               {"responses", with_errors({{"200", {{"description", "The caller's files, newest first"}}}})}};
+  paths["/v1/files/{file_id}"]["get"] = {{"operationId", "retrieveFile"}, {"security", bearer}, {"parameters", {file_id}},
+                                         {"responses", with_errors({{"200", json_response("The file object", ref("File"))}})}};
+  paths["/v1/files/{file_id}"]["delete"] = {{"operationId", "deleteFile"}, {"security", bearer}, {"parameters", {file_id}},
+                                            {"responses", with_errors({{"200", {{"description", "{id, object: file, deleted: true}"}}}})}};
+  paths["/v1/files/{file_id}/content"]["get"] = {{"operationId", "downloadFile"}, {"security", bearer}, {"parameters", {file_id}},
+                                                 {"responses", with_errors({{"200", {{"description", "The file's bytes"}}}})}};
+  const json character_id = {{"name", "character_id"}, {"in", "path"}, {"required", true}, {"schema", {{"type", "string"}}}};
+  paths["/v1/videos/characters"]["post"] = {
+      {"operationId", "createCharacter"}, {"security", bearer},
+      {"requestBody", {{"required", true}, {"content", {{"multipart/form-data", {{"schema", {{"type", "object"}, {"required", {"video", "name"}},
+          {"properties", {{"video", {{"type", "string"}, {"format", "binary"}, {"description", "an MP4 of the character"}}},
+                          {"name", {{"type", "string"}, {"minLength", 1}, {"maxLength", 80}}}}}}}}}}}}},
+      {"responses", with_errors({{"200", json_response("The character (a cameo of kind character, only_me)", ref("VideoCharacter"))}})}};
+  paths["/v1/videos/characters/{character_id}"]["get"] = {
+      {"operationId", "getCharacter"}, {"security", bearer}, {"parameters", {character_id}},
+      {"responses", with_errors({{"200", json_response("The character", ref("VideoCharacter"))}})}};
   paths["/v1/models"]["get"] = {{"operationId", "listModels"}, {"security", bearer},
                                 {"responses", with_errors({{"200", {{"description", "Models, their sizes, lengths and input_reference handling"}}}})}};
   paths["/healthz"]["get"] = {{"operationId", "health"}, {"responses", {{"200", {{"description", "Serving; queue depth"}}}}}};
@@ -143,7 +196,10 @@ std::string openapi_document() {
       {"servers", {{{"url", "/"}}}},
       {"components",
        {{"securitySchemes", {{"bearerAuth", {{"type", "http"}, {"scheme", "bearer"}}}}},
-        {"schemas", {{"Video", video}, {"VideoList", list}, {"VideoDeleted", deleted}, {"Error", error}}}}},
+        {"schemas", {{"Video", video}, {"VideoList", list}, {"VideoDeleted", deleted}, {"File", file}, {"Error", error},
+                     {"VideoCharacter", {{"type", "object"}, {"required", {"id", "name", "created_at"}},
+                                         {"properties", {{"id", {{"type", {"string", "null"}}}}, {"name", {{"type", {"string", "null"}}}},
+                                                         {"created_at", {{"type", "integer"}}}}}}}}}}},
       {"paths", paths}};
   return document.dump(2);
 }

@@ -2,7 +2,9 @@
 // HTTP API itself is tested through the openai SDK (tests/api, CTest server_api_*).
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
+#include <fstream>
 #include <filesystem>
 #include <random>
 #include <thread>
@@ -13,8 +15,10 @@
 #include "server/api_error.hpp"
 #include "server/api_keys.hpp"
 #include "server/encoding.hpp"
+#include "server/image_fetch.hpp"
 #include "server/image_header.hpp"
 #include "server/job_runner.hpp"
+#include "server/mp4_probe.hpp"
 #include "server/studio_generator.hpp"
 #include "server/videos.hpp"
 #include "server/webhooks.hpp"
@@ -248,6 +252,17 @@ TEST(JobRunner, RecoveryRequeuesOrFailsJobsLeftInProgress) {
   runner.shutdown(std::chrono::milliseconds(0));
 }
 
+TEST(ImageHeader, ClaimsPastPngsLimitAreClampedSoPixelCountsCannotOverflow) {
+  // fuzz_image's first finding: 0xFFFFFFFF x 0xFFFF0028 made width * height overflow int64.
+  std::vector<uint8_t> png = {0x89, 'P', 'N', 'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 'I', 'H', 'D', 'R',
+                              0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x28, 8, 2, 0, 0, 0};
+  const auto dims = image_dimensions(png);
+  ASSERT_TRUE(dims);
+  EXPECT_EQ(dims->first, 0x7fffffff);
+  EXPECT_EQ(dims->second, 0x7fffffff);
+  EXPECT_GT(dims->first * dims->second, Limits{}.max_image_pixels);
+}
+
 TEST(ImageHeader, DimensionsWithoutDecoding) {
   const Image image(37, 21);
   for (const auto& bytes : {media::encode_png(image), media::encode_jpeg(image), media::encode_webp(image)}) {
@@ -393,6 +408,141 @@ TEST(VideoService, ValidatesFieldsAndLimits) {
   EXPECT_THROW(videos.list(alice, query), InvalidArgument);
   query.limit = 101;
   EXPECT_THROW(videos.list(alice, query), InvalidArgument);
+}
+
+TEST(VideoService, ConcurrentCreatesKeepThePerUserLimit) {
+  Fixture f;
+  JobRunner runner(*f.store, *f.blobs, *f.models, f.options());  // never started: jobs stay queued
+  Limits limits;
+  limits.max_active_jobs = 5;
+  limits.jobs_per_minute = 1000;
+  VideoService videos(*f.store, *f.blobs, *f.models, runner, limits);
+  CreateVideo good;
+  good.prompt = "A red ball";
+  good.size = "160x90";
+  good.seconds = "1";
+  std::atomic<int> accepted = 0, refused = 0;
+  std::vector<std::thread> clients;
+  // Inserts wait for group commits outside the limit's lock; admitted-but-unstored creates count.
+  for (int i = 0; i < 24; ++i)
+    clients.emplace_back([&] {
+      try {
+        videos.create({"alice", "key_a"}, good);
+        ++accepted;
+      } catch (const ApiError& e) {
+        if (e.status == 429) ++refused;
+      }
+    });
+  for (auto& c : clients) c.join();
+  EXPECT_EQ(accepted.load(), 5);
+  EXPECT_EQ(refused.load(), 19);
+  EXPECT_EQ(f.store->count_active_for_user("alice"), 5);
+}
+
+TEST(Encoding, Utf8IsCheckedStrictly) {
+  EXPECT_TRUE(valid_utf8(""));
+  EXPECT_TRUE(valid_utf8("A red ball h\xC3\xBC" "pft \xE2\x80\x94 \xF0\x9F\x8E\x88"));
+  EXPECT_FALSE(valid_utf8("\xFF"));
+  EXPECT_FALSE(valid_utf8("\x80"));                  // a continuation byte alone
+  EXPECT_FALSE(valid_utf8("\xC0\xAF"));              // overlong '/'
+  EXPECT_FALSE(valid_utf8("\xE0\x80\xAF"));          // overlong
+  EXPECT_FALSE(valid_utf8("\xED\xA0\x80"));          // a UTF-16 surrogate
+  EXPECT_FALSE(valid_utf8("\xF4\x90\x80\x80"));      // past U+10FFFF
+  EXPECT_FALSE(valid_utf8("ok \xE2\x82"));           // cut off
+}
+
+TEST(VideoService, APromptThatIsNotUtf8IsRefusedBeforeQueueing) {
+  Fixture f;
+  JobRunner runner(*f.store, *f.blobs, *f.models, f.options());
+  VideoService videos(*f.store, *f.blobs, *f.models, runner, Limits{});
+  CreateVideo c;
+  c.prompt = "A red ball \xFF";
+  c.size = "160x90";
+  c.seconds = "1";
+  try {
+    videos.create({"alice", ""}, c);
+    ADD_FAILURE() << "accepted";
+  } catch (const InvalidArgument& e) {
+    EXPECT_EQ(e.field(), "prompt");
+  }
+  EXPECT_EQ(f.store->count_active_for_user("alice"), 0);
+}
+
+TEST(ImageFetch, OnlyPublicAddressesAreFetched) {
+  for (const char* refused : {"127.0.0.1", "127.255.0.1", "10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1",
+                              "169.254.169.254", "100.64.0.1", "0.0.0.0", "224.0.0.1", "255.255.255.255", "192.0.2.1",
+                              "::1", "::", "fe80::1", "fc00::1", "fd12:3456::1", "ff02::1", "::ffff:127.0.0.1",
+                              "::ffff:10.0.0.1", "64:ff9b::a9fe:a9fe", "2002:7f00:1::1", "2001:db8::1", "not an address"})
+    EXPECT_FALSE(is_public_address(refused)) << refused;
+  for (const char* allowed : {"8.8.8.8", "1.1.1.1", "172.32.0.1", "100.128.0.1", "2606:4700::1111", "::ffff:8.8.8.8"})
+    EXPECT_TRUE(is_public_address(allowed)) << allowed;
+}
+
+TEST(ImageFetch, UrlsAreHttpsWithAHostAndNoUserInfo) {
+  const FetchUrl url = parse_fetch_url("https://Images.Example.com:8443/a/b.png?x=1#frag");
+  EXPECT_EQ(url.host, "images.example.com");
+  EXPECT_EQ(url.port, 8443);
+  EXPECT_EQ(url.target, "/a/b.png?x=1");
+  EXPECT_EQ(parse_fetch_url("https://[2606:4700::1111]/i.png").host, "2606:4700::1111");
+  EXPECT_EQ(parse_fetch_url("https://example.com").target, "/");
+  for (const char* bad : {"http://example.com/i.png", "ftp://example.com/i.png", "file:///etc/passwd", "https://user:pw@example.com/",
+                          "https://example.com:0/", "https://example.com:99999/", "https:///i.png", "https://exa mple.com/"}) {
+    try {
+      parse_fetch_url(bad);
+      ADD_FAILURE() << "accepted " << bad;
+    } catch (const InvalidArgument& e) {
+      EXPECT_EQ(e.field(), "input_reference") << bad;
+    }
+  }
+}
+
+TEST(ImageFetch, LoopbackAndPrivateHostsAreRefusedAfterResolution) {
+  ImageFetchOptions options;
+  for (const char* url : {"https://localhost/i.png", "https://127.0.0.1/i.png", "https://[::1]/i.png", "https://10.0.0.1/i.png",
+                          "https://169.254.169.254/latest/meta-data/"}) {
+    try {
+      fetch_image_url(url, options);
+      ADD_FAILURE() << "fetched " << url;
+    } catch (const InvalidArgument& e) {
+      EXPECT_NE(std::string(e.what()).find("only public addresses"), std::string::npos) << e.what();
+    }
+  }
+  options.enabled = false;
+  try {
+    fetch_image_url("https://example.com/i.png", options);
+    ADD_FAILURE() << "fetched with fetching off";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("does not fetch remote URLs"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Mp4Probe, ReadsSizeAndDurationOfARealFileAndRefusesBrokenOnes) {
+  TempDir dir;
+  Video video;
+  video.width = 160;
+  video.height = 90;
+  video.rgb.assign(size_t(48) * video.frame_bytes(), 128);
+  media::write_mp4(dir.str("clip.mp4"), video, Audio{});
+  std::ifstream in(dir.str("clip.mp4"), std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const Mp4Summary summary = probe_mp4(bytes);
+  EXPECT_EQ(summary.width, 160);
+  EXPECT_EQ(summary.height, 90);
+  EXPECT_NEAR(summary.seconds, 2.0, 0.05);
+  for (const std::string& broken : {std::string(), std::string("not an mp4 at all"), bytes.substr(0, 100), bytes.substr(0, bytes.size() / 2)}) {
+    try {
+      probe_mp4(broken);
+      ADD_FAILURE() << "accepted " << broken.size() << " bytes";
+    } catch (const InvalidArgument& e) {
+      EXPECT_EQ(e.field(), "video");
+    }
+  }
+  // A box claiming more than the file holds, anywhere, is refused, not read past.
+  std::string lying = bytes;
+  const size_t moov = lying.find("moov");
+  ASSERT_NE(moov, std::string::npos);
+  lying[moov - 4] = char(0x7F);  // moov's size: about 2 GB
+  EXPECT_THROW(probe_mp4(lying), InvalidArgument);
 }
 
 }  // namespace

@@ -1,12 +1,14 @@
 #include "server/videos.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include "core/error.hpp"
 #include "media/image_io.hpp"
 #include "server/api_error.hpp"
 #include "server/encoding.hpp"
 #include "server/image_header.hpp"
+#include "server/mp4_probe.hpp"
 
 namespace opsis::server {
 
@@ -27,6 +29,7 @@ size_t utf8_length(const std::string& text) {
 }
 
 void check_prompt(const std::string& prompt) {
+  if (!valid_utf8(prompt)) throw InvalidArgument("prompt", "the prompt is not valid UTF-8 text");
   if (prompt.find_first_not_of(" \t\r\n") == std::string::npos)
     throw InvalidArgument("prompt", "the prompt is empty; describe the video to make");
   if (utf8_length(prompt) > kMaxPromptChars)
@@ -81,8 +84,11 @@ VideoService::VideoService(store::MetadataStore& store, store::BlobStore& blobs,
     : store_(store), blobs_(blobs), models_(models), runner_(runner), limits_(limits) {}
 
 void VideoService::admit(const Caller& caller) {
-  // Called with rate_mutex_ held, so the count and the insert that follows are one step.
-  if (store_.count_active_for_user(caller.user) >= limits_.max_active_jobs) {
+  // Called with rate_mutex_ held. Creates admitted but not yet committed count too, so the
+  // limit holds while their inserts wait for a group commit outside the lock.
+  const auto inserting = inserting_by_user_.find(caller.user);
+  const int not_yet_stored = inserting == inserting_by_user_.end() ? 0 : inserting->second;
+  if (store_.count_active_for_user(caller.user) + not_yet_stored >= limits_.max_active_jobs) {
     ApiError error(429, "rate_limit_error", "rate_limit_exceeded",
                    "you have " + std::to_string(limits_.max_active_jobs) +
                        " videos queued or in progress, the most allowed at once; wait for one to finish");
@@ -111,14 +117,30 @@ store::VideoRecord VideoService::queue(const Caller& caller, store::VideoRecord 
   {
     std::lock_guard lock(rate_mutex_);
     admit(caller);
-    store_.insert_video(video);  // persisted (synchronous=FULL) before anyone hears of it
+    ++inserting_by_user_[caller.user];
   }
+  // Persisted (synchronous=FULL, group-committed with concurrent writes) before anyone hears
+  // of it; no lock is held while the commit syncs.
+  struct Admitted {
+    VideoService& service;
+    const std::string& user;
+    ~Admitted() {
+      std::lock_guard lock(service.rate_mutex_);
+      if (--service.inserting_by_user_[user] == 0) service.inserting_by_user_.erase(user);
+    }
+  } admitted{*this, caller.user};
+  store_.insert_video(video);
   runner_.wake();
   return video;
 }
 
+void VideoService::screen(const Caller& caller, const std::string& prompt, const std::vector<std::string>& cameo_ids) {
+  check_prompt(prompt);
+  if (admission_check_) admission_check_(caller, prompt, cameo_ids);
+}
+
 store::VideoRecord VideoService::create(const Caller& caller, const CreateVideo& in) {
-  check_prompt(in.prompt);
+  screen(caller, in.prompt, in.characters);
   const std::string requested = in.model.value_or("sora-2");  // the spec's default
   const std::string model = models_.resolve(requested);
   const ModelInfo info = models_.get(model).info();
@@ -128,6 +150,7 @@ store::VideoRecord VideoService::create(const Caller& caller, const CreateVideo&
   const std::string size = in.size.value_or("720x1280");
   parse_size(size, info, request.width, request.height);
   request.seed = random_seed();
+  request.cameo_ids = in.characters;
   if (in.input_reference) {
     if (!info.image_to_video)
       throw InvalidArgument("input_reference", model + " cannot start from an image; leave input_reference out");
@@ -180,14 +203,16 @@ store::ListPage VideoService::list(const Caller& caller, const store::ListQuery&
 void VideoService::delete_with_blobs(const store::VideoRecord& video) {
   store_.delete_video(video.id);
   runner_.cancel(video.id);  // a running job stops at its next progress step
-  std::string input_image;
+  std::string input_image, uploaded_source;
   try {
-    input_image = JobRequest::from_json(video.request_json).input_reference_blob;
+    const JobRequest request = JobRequest::from_json(video.request_json);
+    input_image = request.input_reference_blob;
+    uploaded_source = request.source_blob;
   } catch (const std::exception&) {
-    // A record without a readable request has no input image to drop.
+    // A record without a readable request has no input image or upload to drop.
   }
-  for (const auto& key : {video.video_blob, video.thumbnail_blob, video.spritesheet_blob, input_image})
-    if (!key.empty() && store_.blob_references(key) == 0) blobs_.remove(key);
+  for (const auto& key : {video.video_blob, video.thumbnail_blob, video.spritesheet_blob, input_image, uploaded_source})
+    if (!key.empty() && store_.blob_references(key) == 0 && !(blob_held_ && blob_held_(key))) blobs_.remove(key);
 }
 
 void VideoService::remove(const Caller& caller, const std::string& id) { delete_with_blobs(owned(caller, id)); }
@@ -200,9 +225,7 @@ store::VideoRecord VideoService::finished_source(const Caller& caller, const std
   return source;
 }
 
-store::VideoRecord VideoService::remix(const Caller& caller, const std::string& id, const std::string& prompt) {
-  check_prompt(prompt);
-  const store::VideoRecord source = finished_source(caller, id, "video_id");
+store::VideoRecord VideoService::remix_of(const Caller& caller, const store::VideoRecord& source, const std::string& prompt) {
   const JobRequest from = JobRequest::from_json(source.request_json);
   JobRequest request;
   request.model = from.model;  // what made the source, even if its alias now means another model
@@ -221,29 +244,92 @@ store::VideoRecord VideoService::remix(const Caller& caller, const std::string& 
   return queue(caller, std::move(video), request);
 }
 
+store::VideoRecord VideoService::remix(const Caller& caller, const std::string& id, const std::string& prompt) {
+  screen(caller, prompt);
+  return remix_of(caller, finished_source(caller, id, "video_id"), prompt);
+}
+
+VideoService::Upload VideoService::accept_upload(const std::string& bytes) {
+  const Mp4Summary summary = probe_mp4(bytes);
+  Upload upload;
+  upload.model = models_.resolve("sora-2");  // an upload names no model: the default makes the new clip
+  const ModelInfo info = models_.get(upload.model).info();
+  const std::string size = std::to_string(summary.width) + "x" + std::to_string(summary.height);
+  if (std::find(info.sizes.begin(), info.sizes.end(), size) == info.sizes.end())
+    throw InvalidArgument("video", "the uploaded video is " + size + "; " + info.name + " continues only " + join(info.sizes));
+  upload.width = summary.width;
+  upload.height = summary.height;
+  upload.seconds = int(std::lround(summary.seconds));
+  if (std::find(info.seconds.begin(), info.seconds.end(), upload.seconds) == info.seconds.end())
+    throw InvalidArgument("video", "the uploaded video lasts " + std::to_string(summary.seconds) + " s; " + info.name +
+                                       " takes " + std::to_string(info.seconds.front()) + " to " +
+                                       std::to_string(info.seconds.back()) + " s");
+  upload.blob = blobs_.put(std::vector<uint8_t>(bytes.begin(), bytes.end()));
+  return upload;
+}
+
+store::VideoRecord VideoService::edit(const Caller& caller, const EditVideo& in) {
+  screen(caller, in.prompt);
+  if (!in.video.upload) {
+    if (in.video.id.empty()) throw InvalidArgument("video", "name the video to edit: video: {id: \"video_...\"}, or upload an MP4");
+    return remix_of(caller, finished_source(caller, in.video.id, "video"), in.prompt);
+  }
+  const Upload upload = accept_upload(*in.video.upload);
+  JobRequest request;
+  request.model = upload.model;
+  request.step = {PromptStep::Use::Create, in.prompt, upload.seconds};
+  request.width = upload.width;
+  request.height = upload.height;
+  request.seed = random_seed();
+  request.source_blob = upload.blob;
+  store::VideoRecord video;
+  video.model = "sora-2";
+  video.prompt = in.prompt;
+  video.size = std::to_string(upload.width) + "x" + std::to_string(upload.height);
+  video.seconds = std::to_string(upload.seconds);
+  return queue(caller, std::move(video), request);
+}
+
 store::VideoRecord VideoService::extend(const Caller& caller, const ExtendVideo& in) {
-  check_prompt(in.prompt);
-  if (in.video_id.empty()) throw InvalidArgument("video", "name the video to extend: video: {id: \"video_...\"}");
-  const store::VideoRecord source = finished_source(caller, in.video_id, "video");
-  const JobRequest from = JobRequest::from_json(source.request_json);
-  const ModelInfo info = models_.get(from.model).info();
-  const int added = parse_seconds(in.seconds.value_or("4"), info, "seconds");
-  const int total = std::stoi(source.seconds) + added;
+  screen(caller, in.prompt);
+  JobRequest request;
+  store::VideoRecord video;
+  int source_seconds = 0;
+  if (in.video.upload) {
+    const Upload upload = accept_upload(*in.video.upload);
+    request.model = upload.model;
+    // The upload has no history: the scene is the extension prompt's, and the upload's own
+    // frames and sound stand for its first seconds.
+    request.history = {{PromptStep::Use::Create, in.prompt, upload.seconds}};
+    request.width = upload.width;
+    request.height = upload.height;
+    request.seed = random_seed();
+    request.source_blob = upload.blob;
+    source_seconds = upload.seconds;
+    video.model = "sora-2";
+    video.size = std::to_string(upload.width) + "x" + std::to_string(upload.height);
+  } else {
+    if (in.video.id.empty()) throw InvalidArgument("video", "name the video to extend: video: {id: \"video_...\"}, or upload an MP4");
+    const store::VideoRecord source = finished_source(caller, in.video.id, "video");
+    const JobRequest from = JobRequest::from_json(source.request_json);
+    request.model = from.model;
+    request.history = from.full_history();
+    request.width = from.width;
+    request.height = from.height;
+    request.seed = from.seed;
+    request.source_id = source.id;
+    source_seconds = std::stoi(source.seconds);
+    video.model = source.model;
+    video.size = source.size;
+  }
+  const ModelInfo info = models_.get(request.model).info();
+  const int added = parse_seconds(in.seconds, info, "seconds");
+  const int total = source_seconds + added;
   if (total > kMaxTotalSeconds)
     throw InvalidArgument("seconds", "the extended video would last " + std::to_string(total) + " s; at most " +
                                          std::to_string(kMaxTotalSeconds) + " s in all");
-  JobRequest request;
-  request.model = from.model;
-  request.history = from.full_history();
   request.step = {PromptStep::Use::Extend, in.prompt, added};
-  request.width = from.width;
-  request.height = from.height;
-  request.seed = from.seed;
-  request.source_id = source.id;
-  store::VideoRecord video;
-  video.model = source.model;
   video.prompt = in.prompt;
-  video.size = source.size;
   video.seconds = std::to_string(total);  // the stitched total, as the API reports it
   return queue(caller, std::move(video), request);
 }

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -39,12 +40,25 @@ struct CreateVideo {
   std::optional<std::string> seconds;
   std::optional<std::string> size;
   std::optional<std::vector<uint8_t>> input_reference;  // image bytes (file or decoded data: URL)
+  std::vector<std::string> characters;  // cameo ids from `characters: [{"id"}]`
+};
+
+// The video an edit or extension starts from: a completed video of the caller's ({id}), or
+// an uploaded MP4.
+struct SourceVideo {
+  std::string id;
+  std::optional<std::string> upload;  // MP4 bytes
+};
+
+struct EditVideo {
+  SourceVideo video;
+  std::string prompt;
 };
 
 struct ExtendVideo {
-  std::string video_id;
+  SourceVideo video;
   std::string prompt;
-  std::optional<std::string> seconds;
+  std::string seconds;  // required: the seconds added
 };
 
 struct Content {
@@ -62,6 +76,9 @@ class VideoService {
   store::ListPage list(const Caller& caller, const store::ListQuery& query);
   void remove(const Caller& caller, const std::string& id);
   store::VideoRecord remix(const Caller& caller, const std::string& id, const std::string& prompt);
+  // The source's model, size and length with a new prompt. From {id}: as remix (lineage in
+  // remixed_from_video_id); from an upload: the default model, the upload's first frame.
+  store::VideoRecord edit(const Caller& caller, const EditVideo& request);
   store::VideoRecord extend(const Caller& caller, const ExtendVideo& request);
   Content content(const Caller& caller, const std::string& id, const std::string& variant);
   // Deletes videos whose assets have expired, and their blobs. Returns how many.
@@ -69,11 +86,33 @@ class VideoService {
 
   const Limits& limits() const { return limits_; }
 
+  // Called with every prompt (create, remix, edit, extend) before anything is stored or
+  // queued; throws to refuse (the policy gate, cameos.hpp). None: every prompt is admitted.
+  using AdmissionCheck =
+      std::function<void(const Caller&, const std::string& prompt, const std::vector<std::string>& cameo_ids)>;
+  void set_admission_check(AdmissionCheck check) { admission_check_ = std::move(check); }
+  // Whether something outside the metadata store (a cameo's reference media) still holds a
+  // blob: such a blob is kept when a video with the same bytes is deleted.
+  using BlobHeld = std::function<bool(const std::string& blob_key)>;
+  void set_blob_held(BlobHeld held) { blob_held_ = std::move(held); }
+
  private:
   void admit(const Caller& caller);  // concurrency and rate limits: throws 429
+  // check_prompt, then the admission check.
+  void screen(const Caller& caller, const std::string& prompt, const std::vector<std::string>& cameo_ids = {});
   store::VideoRecord queue(const Caller& caller, store::VideoRecord video, const JobRequest& request);
   store::VideoRecord owned(const Caller& caller, const std::string& id);
   store::VideoRecord finished_source(const Caller& caller, const std::string& id, const std::string& param);
+  store::VideoRecord remix_of(const Caller& caller, const store::VideoRecord& source, const std::string& prompt);
+  // An uploaded MP4 checked against the default model (size, whole seconds), then stored.
+  struct Upload {
+    std::string model;  // canonical
+    std::string blob;
+    int width = 0;
+    int height = 0;
+    int seconds = 0;
+  };
+  Upload accept_upload(const std::string& bytes);
   void delete_with_blobs(const store::VideoRecord& video);
 
   store::MetadataStore& store_;
@@ -81,8 +120,11 @@ class VideoService {
   const ModelRegistry& models_;
   JobRunner& runner_;
   Limits limits_;
+  AdmissionCheck admission_check_;
+  BlobHeld blob_held_;
   std::mutex rate_mutex_;
   std::map<std::string, std::deque<std::chrono::steady_clock::time_point>> recent_by_key_;
+  std::map<std::string, int> inserting_by_user_;  // admitted creates whose insert has not returned
 };
 
 // "video_" + 32 hex digits.

@@ -9,10 +9,16 @@
 
 namespace opsis::store {
 
+struct StoredBlob {
+  std::string key;
+  int64_t written_at = 0;  // unix seconds of the last put of these bytes
+};
+
 class BlobStore {
  public:
   virtual ~BlobStore() = default;
-  // Stores the bytes and returns their key (lowercase hex SHA-256).
+  // Stores the bytes and returns their key (lowercase hex SHA-256). Putting bytes already
+  // stored renews their written_at, so the orphan collector's grace period starts again.
   virtual std::string put(const std::vector<uint8_t>& bytes) = 0;
   // Stores a file's bytes (moved in when on the same filesystem, else copied).
   virtual std::string put_file(const std::string& path) = 0;
@@ -22,6 +28,11 @@ class BlobStore {
   virtual std::optional<std::string> local_path(const std::string& key) = 0;
   virtual uint64_t size(const std::string& key) = 0;
   virtual void remove(const std::string& key) = 0;
+  // Every stored blob (not temporaries being written).
+  virtual std::vector<StoredBlob> list() = 0;
+  // Removes the blob only if it was last put at or before `cutoff` (unix seconds); true if
+  // removed. A blob put again since it was listed is kept.
+  virtual bool remove_if_written_before(const std::string& key, int64_t cutoff) = 0;
 };
 
 std::unique_ptr<BlobStore> open_folder_blob_store(const std::string& folder);

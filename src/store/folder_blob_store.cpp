@@ -3,6 +3,7 @@
 // crash leaves at most a stray temporary (removed when the store opens).
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -71,7 +72,10 @@ class FolderBlobStore final : public BlobStore {
 
   std::string put(const std::vector<uint8_t>& bytes) override {
     const std::string key = sha256_hex(bytes.data(), bytes.size());
-    if (contains(key)) return key;
+    if (contains(key)) {
+      ::utimensat(AT_FDCWD, blob_path(key).c_str(), nullptr, 0);  // written again: a fresh grace period
+      return key;
+    }
     const fs::path temp = temp_path();
     write_all_and_sync(temp, bytes.data(), bytes.size());
     publish(temp, key);
@@ -109,8 +113,37 @@ class FolderBlobStore final : public BlobStore {
     fs::remove(blob_path(key), ec);
   }
 
+  std::vector<StoredBlob> list() override {
+    std::vector<StoredBlob> blobs;
+    std::error_code ec;
+    for (const auto& shard : fs::directory_iterator(root_, ec)) {
+      const std::string shard_name = shard.path().filename().string();
+      if (!shard.is_directory() || shard_name.size() != 2) continue;  // tmp/ and anything else
+      for (const auto& entry : fs::directory_iterator(shard.path(), ec)) {
+        const std::string key = entry.path().filename().string();
+        if (!is_key(key) || key.compare(0, 2, shard_name) != 0) continue;
+        if (const auto written = written_at(entry.path())) blobs.push_back({key, *written});
+      }
+    }
+    return blobs;
+  }
+
+  bool remove_if_written_before(const std::string& key, int64_t cutoff) override {
+    if (!is_key(key)) return false;
+    const auto written = written_at(blob_path(key));
+    if (!written || *written > cutoff) return false;
+    std::error_code ec;
+    return fs::remove(blob_path(key), ec);
+  }
+
  private:
   fs::path blob_path(const std::string& key) const { return root_ / key.substr(0, 2) / key; }
+
+  static std::optional<int64_t> written_at(const fs::path& path) {
+    struct stat info {};
+    if (::stat(path.c_str(), &info) != 0 || !S_ISREG(info.st_mode)) return std::nullopt;
+    return int64_t(info.st_mtim.tv_sec);
+  }
 
   fs::path temp_path() {
     static thread_local std::mt19937_64 rng{std::random_device{}()};

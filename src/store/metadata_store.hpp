@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,23 @@ struct ListPage {
   bool has_more = false;
 };
 
+// An uploaded file (POST /v1/files), owned by one user; its bytes are a blob.
+struct FileRecord {
+  std::string id;        // "file-" + random hex
+  std::string user;
+  std::string purpose;   // "vision"
+  std::string filename;
+  std::string blob;
+  int64_t bytes = 0;
+  int64_t created_at = 0;
+};
+
+// Group commit's effect: how many writes were committed, in how many transactions (fsyncs).
+struct WriteBatches {
+  uint64_t batches = 0;
+  uint64_t writes = 0;
+};
+
 struct ApiKeyRecord {
   std::string id;       // "key_" + random hex; how a key is named when revoked
   std::string user;
@@ -74,8 +92,16 @@ class MetadataStore {
   // Completed or failed videos whose expires_at is at or before `now`.
   virtual std::vector<VideoRecord> expired_videos(int64_t now) = 0;
   // How many records still point at this blob (before deleting the blob itself): as one of
-  // their files, or inside their request (an input image).
+  // their files, inside their request (an input image, an upload), or as an uploaded file.
   virtual int blob_references(const std::string& blob_key) = 0;
+  virtual void insert_file(const FileRecord& file) = 0;
+  virtual std::optional<FileRecord> file(const std::string& id) = 0;
+  virtual std::vector<FileRecord> files_of(const std::string& user, int limit) = 0;  // newest first
+  virtual bool delete_file(const std::string& id) = 0;
+
+  // Every blob key some record refers to (a video's files, a key inside its request, an
+  // uploaded file): what the orphan collector must keep.
+  virtual std::set<std::string> referenced_blobs() = 0;
   virtual int count_with_status(VideoStatus status) = 0;
   virtual int count_active_for_user(const std::string& user) = 0;  // queued + in_progress
 
@@ -83,9 +109,13 @@ class MetadataStore {
   virtual std::optional<ApiKeyRecord> key_by_hash(const std::string& hash) = 0;
   virtual bool revoke_key(const std::string& id_or_prefix, int64_t now) = 0;
   virtual std::vector<ApiKeyRecord> keys() = 0;
+
+  virtual WriteBatches write_batches() const = 0;
 };
 
-// SQLite in WAL mode at `path` (created with its schema if missing). Throws opsis::IoError.
+// SQLite in WAL mode, synchronous=FULL, at `path` (created with its schema if missing).
+// Writes from every thread are group-committed: concurrent writes share one transaction and
+// one fsync, and each call returns once its write is durable. Throws opsis::IoError.
 std::unique_ptr<MetadataStore> open_sqlite_store(const std::string& path);
 
 }  // namespace opsis::store

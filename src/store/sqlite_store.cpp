@@ -1,10 +1,15 @@
-// MetadataStore on SQLite (WAL): a writer connection and a reader connection, each guarded
-// by a mutex; every call is a short statement or a small transaction, so callers never hold
-// a lock across slow work.
+// MetadataStore on SQLite (WAL): a writer connection owned by one group-commit thread, and a
+// reader connection guarded by a mutex. Every write is a short statement or a small
+// transaction, so callers never hold a lock across slow work.
 #include <sqlite3.h>
 
+#include <condition_variable>
+#include <deque>
+#include <functional>
 #include <mutex>
 #include <stdexcept>
+#include <thread>
+#include <vector>
 
 #include "core/error.hpp"
 #include "store/metadata_store.hpp"
@@ -46,6 +51,19 @@ CREATE TABLE IF NOT EXISTS videos (
 );
 CREATE INDEX IF NOT EXISTS videos_user_seq ON videos(user, seq);
 CREATE INDEX IF NOT EXISTS videos_status_seq ON videos(status, seq);
+-- The per-user active-job count on every create reads only the user's unfinished videos.
+CREATE INDEX IF NOT EXISTS videos_user_status ON videos(user, status);
+CREATE TABLE IF NOT EXISTS files (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL UNIQUE,
+  user TEXT NOT NULL,
+  purpose TEXT NOT NULL,
+  filename TEXT NOT NULL,
+  blob TEXT NOT NULL,
+  bytes INTEGER NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS files_user_seq ON files(user, seq);
 CREATE TABLE IF NOT EXISTS api_keys (
   id TEXT PRIMARY KEY,
   user TEXT NOT NULL,
@@ -124,9 +142,169 @@ VideoRecord read_video(const Statement& s) {
   return v;
 }
 
+// Every run of exactly 64 lowercase hex digits in `text` (a blob key, wherever a request keeps
+// one): conservative, so a key in a field added later is still seen as referenced.
+void add_hex_keys(const std::string& text, std::set<std::string>& keys) {
+  auto is_hex = [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); };
+  size_t i = 0;
+  while (i < text.size()) {
+    if (!is_hex(text[i])) {
+      ++i;
+      continue;
+    }
+    size_t end = i;
+    while (end < text.size() && is_hex(text[end])) ++end;
+    if (end - i == 64) keys.insert(text.substr(i, 64));
+    i = end;
+  }
+}
+
+constexpr const char* kFileColumns = "id, user, purpose, filename, blob, bytes, created_at";
+
+FileRecord read_file(const Statement& s) {
+  return {s.text(0), s.text(1), s.text(2), s.text(3), s.text(4), s.integer(5), s.integer(6)};
+}
+
 ApiKeyRecord read_key(const Statement& s) {
   return {s.text(0), s.text(1), s.text(2), s.text(3), s.integer(4), s.integer(5)};
 }
+
+// Group commit: every write is a task handed to one writer thread, which runs all the tasks
+// waiting at that moment in one transaction and commits once, so durability
+// (synchronous=FULL) costs one fsync per batch instead of one per write. Each task runs in its
+// own savepoint, so one that fails is rolled back alone and the rest of its batch commits. A
+// caller returns only after its batch's COMMIT has returned: an acknowledged write is on disk.
+// While one batch syncs, the next gathers; no timer delays a write that arrives alone.
+class GroupCommitWriter {
+ public:
+  static constexpr size_t kMaxBatch = 512;
+
+  explicit GroupCommitWriter(sqlite3* db) : db_(db), thread_([this] { run(); }) {}
+  ~GroupCommitWriter() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    work_ready_.notify_all();
+    thread_.join();
+  }
+  GroupCommitWriter(const GroupCommitWriter&) = delete;
+  GroupCommitWriter& operator=(const GroupCommitWriter&) = delete;
+
+  // Runs `write` on the writer connection inside a batch and waits for the batch to commit.
+  // Rethrows what `write` threw (its changes then rolled back), or the commit's failure.
+  void write(const std::function<void()>& write) {
+    Task task{write, nullptr, false};
+    std::unique_lock lock(mutex_);
+    if (stopping_) throw IoError("metadata store: closed");
+    pending_.push_back(&task);
+    work_ready_.notify_one();
+    batch_done_.wait(lock, [&] { return task.done; });
+    lock.unlock();
+    if (task.error) std::rethrow_exception(task.error);
+  }
+
+  // Batches committed and tasks run (for tests and metrics).
+  struct Counts {
+    uint64_t batches = 0;
+    uint64_t writes = 0;
+  };
+  Counts counts() const {
+    std::lock_guard lock(mutex_);
+    return counts_;
+  }
+
+ private:
+  struct Task {
+    const std::function<void()>& work;
+    std::exception_ptr error;
+    bool done;
+  };
+
+  void exec(const char* sql) {
+    char* message = nullptr;
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, &message) != SQLITE_OK) {
+      const std::string text = message ? message : sqlite3_errmsg(db_);
+      sqlite3_free(message);
+      throw IoError("metadata store: " + text);
+    }
+  }
+
+  void run() {
+    std::vector<Task*> batch;
+    while (true) {
+      {
+        std::unique_lock lock(mutex_);
+        work_ready_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
+        if (pending_.empty()) return;  // stopping, and nothing left to write
+        while (!pending_.empty() && batch.size() < kMaxBatch) {
+          batch.push_back(pending_.front());
+          pending_.pop_front();
+        }
+      }
+      commit(batch);
+      {
+        std::lock_guard lock(mutex_);
+        for (Task* task : batch) task->done = true;
+        counts_.batches += 1;
+        counts_.writes += batch.size();
+      }
+      batch_done_.notify_all();
+      batch.clear();
+    }
+  }
+
+  void commit(const std::vector<Task*>& batch) {
+    try {
+      exec("BEGIN IMMEDIATE");
+    } catch (...) {
+      for (Task* task : batch) task->error = std::current_exception();
+      return;
+    }
+    for (Task* task : batch) {
+      if (sqlite3_get_autocommit(db_)) break;  // an error (disk full, I/O) rolled the whole batch back
+      try {
+        exec("SAVEPOINT task");
+        try {
+          task->work();
+          exec("RELEASE task");
+        } catch (...) {
+          task->error = std::current_exception();
+          exec("ROLLBACK TO task");
+          exec("RELEASE task");
+        }
+      } catch (...) {
+        if (!task->error) task->error = std::current_exception();
+      }
+    }
+    if (sqlite3_get_autocommit(db_)) {
+      const auto lost = std::make_exception_ptr(IoError("metadata store: the write's transaction was rolled back by an error"));
+      for (Task* task : batch)
+        if (!task->error) task->error = lost;
+      return;
+    }
+    try {
+      exec("COMMIT");
+    } catch (...) {
+      const std::exception_ptr failure = std::current_exception();
+      try {
+        exec("ROLLBACK");
+      } catch (...) {
+      }
+      for (Task* task : batch)
+        if (!task->error) task->error = failure;
+    }
+  }
+
+  sqlite3* db_;
+  mutable std::mutex mutex_;
+  std::condition_variable work_ready_;
+  std::condition_variable batch_done_;
+  std::deque<Task*> pending_;
+  Counts counts_;
+  bool stopping_ = false;
+  std::thread thread_;  // last: starts once the rest is constructed
+};
 
 class SqliteStore final : public MetadataStore {
  public:
@@ -151,18 +329,21 @@ class SqliteStore final : public MetadataStore {
       throw IoError("cannot open metadata store " + path + " for reading: " + message);
     }
     sqlite3_busy_timeout(reader_, 5000);
+    writer_ = std::make_unique<GroupCommitWriter>(db_);
   }
   ~SqliteStore() override {
+    writer_.reset();  // writes still waiting are committed first
     sqlite3_close(reader_);
     sqlite3_close(db_);
   }
 
   void insert_video(const VideoRecord& v) override {
-    std::lock_guard lock(mutex_);
-    Statement s(db_, std::string("INSERT INTO videos (") + kVideoColumns +
-                         ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19)");
-    bind_video(s, v);
-    s.step();
+    writer_->write([&] {
+      Statement s(db_, std::string("INSERT INTO videos (") + kVideoColumns +
+                           ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19)");
+      bind_video(s, v);
+      s.step();
+    });
   }
 
   std::optional<VideoRecord> video(const std::string& id) override {
@@ -195,45 +376,46 @@ class SqliteStore final : public MetadataStore {
   }
 
   bool update_video(const VideoRecord& v) override {
-    std::lock_guard lock(mutex_);
-    Statement s(db_,
-                "UPDATE videos SET user=?2, model=?3, status=?4, progress=?5, created_at=?6, completed_at=?7, expires_at=?8, "
-                "prompt=?9, size=?10, seconds=?11, remixed_from=?12, error_code=?13, error_message=?14, request_json=?15, "
-                "video_blob=?16, thumbnail_blob=?17, spritesheet_blob=?18, attempts=?19 WHERE id=?1");
-    bind_video(s, v);
-    s.step();
-    return sqlite3_changes(db_) > 0;
+    bool changed = false;
+    writer_->write([&] {
+      Statement s(db_,
+                  "UPDATE videos SET user=?2, model=?3, status=?4, progress=?5, created_at=?6, completed_at=?7, expires_at=?8, "
+                  "prompt=?9, size=?10, seconds=?11, remixed_from=?12, error_code=?13, error_message=?14, request_json=?15, "
+                  "video_blob=?16, thumbnail_blob=?17, spritesheet_blob=?18, attempts=?19 WHERE id=?1");
+      bind_video(s, v);
+      s.step();
+      changed = sqlite3_changes(db_) > 0;
+    });
+    return changed;
   }
 
   bool set_progress(const std::string& id, int progress) override {
-    std::lock_guard lock(mutex_);
-    Statement s(db_, "UPDATE videos SET progress = ?2 WHERE id = ?1 AND status = 'in_progress'");
-    s.bind(1, id).bind(2, int64_t(progress));
-    s.step();
-    return sqlite3_changes(db_) > 0;
+    bool changed = false;
+    writer_->write([&] {
+      Statement s(db_, "UPDATE videos SET progress = ?2 WHERE id = ?1 AND status = 'in_progress'");
+      s.bind(1, id).bind(2, int64_t(progress));
+      s.step();
+      changed = sqlite3_changes(db_) > 0;
+    });
+    return changed;
   }
 
+  // One task of a batch: the batch's transaction makes the pick and the claim one step.
   std::optional<VideoRecord> claim_next_queued() override {
-    std::lock_guard lock(mutex_);
-    exec("BEGIN IMMEDIATE");
-    try {
+    std::optional<VideoRecord> claimed;
+    writer_->write([&] {
+      claimed.reset();
       Statement pick(db_, std::string("SELECT ") + kVideoColumns + " FROM videos WHERE status = 'queued' ORDER BY seq LIMIT 1");
-      if (!pick.step()) {
-        exec("COMMIT");
-        return std::nullopt;
-      }
+      if (!pick.step()) return;
       VideoRecord v = read_video(pick);
       Statement claim(db_, "UPDATE videos SET status = 'in_progress', attempts = attempts + 1 WHERE id = ?1");
       claim.bind(1, v.id);
       claim.step();
-      exec("COMMIT");
       v.status = VideoStatus::InProgress;
       v.attempts += 1;
-      return v;
-    } catch (...) {
-      exec("ROLLBACK");
-      throw;
-    }
+      claimed = std::move(v);
+    });
+    return claimed;
   }
 
   std::vector<VideoRecord> videos_with_status(VideoStatus status) override {
@@ -246,11 +428,14 @@ class SqliteStore final : public MetadataStore {
   }
 
   bool delete_video(const std::string& id) override {
-    std::lock_guard lock(mutex_);
-    Statement s(db_, "DELETE FROM videos WHERE id = ?1");
-    s.bind(1, id);
-    s.step();
-    return sqlite3_changes(db_) > 0;
+    bool deleted = false;
+    writer_->write([&] {
+      Statement s(db_, "DELETE FROM videos WHERE id = ?1");
+      s.bind(1, id);
+      s.step();
+      deleted = sqlite3_changes(db_) > 0;
+    });
+    return deleted;
   }
 
   std::vector<VideoRecord> expired_videos(int64_t now) override {
@@ -265,11 +450,25 @@ class SqliteStore final : public MetadataStore {
 
   int blob_references(const std::string& key) override {
     std::lock_guard lock(read_mutex_);
-    Statement s(reader_, "SELECT COUNT(*) FROM videos WHERE video_blob = ?1 OR thumbnail_blob = ?1 OR spritesheet_blob = ?1 "
-                         "OR instr(request_json, ?1) > 0");
+    Statement s(reader_, "SELECT (SELECT COUNT(*) FROM videos WHERE video_blob = ?1 OR thumbnail_blob = ?1 OR spritesheet_blob = ?1 "
+                         "OR instr(request_json, ?1) > 0) + (SELECT COUNT(*) FROM files WHERE blob = ?1)");
     s.bind(1, key);
     s.step();
     return int(s.integer(0));
+  }
+
+  std::set<std::string> referenced_blobs() override {
+    std::lock_guard lock(read_mutex_);
+    Statement s(reader_, "SELECT video_blob, thumbnail_blob, spritesheet_blob, request_json FROM videos");
+    std::set<std::string> keys;
+    while (s.step()) {
+      for (int column = 0; column < 3; ++column)
+        if (std::string key = s.text(column); !key.empty()) keys.insert(std::move(key));
+      add_hex_keys(s.text(3), keys);
+    }
+    Statement uploads(reader_, "SELECT blob FROM files");
+    while (uploads.step()) keys.insert(uploads.text(0));
+    return keys;
   }
 
   int count_with_status(VideoStatus status) override {
@@ -289,10 +488,11 @@ class SqliteStore final : public MetadataStore {
   }
 
   void insert_key(const ApiKeyRecord& k) override {
-    std::lock_guard lock(mutex_);
-    Statement s(db_, "INSERT INTO api_keys (id, user, hash, prefix, created_at, revoked_at) VALUES (?1,?2,?3,?4,?5,?6)");
-    s.bind(1, k.id).bind(2, k.user).bind(3, k.hash).bind(4, k.prefix).bind(5, k.created_at).bind(6, k.revoked_at);
-    s.step();
+    writer_->write([&] {
+      Statement s(db_, "INSERT INTO api_keys (id, user, hash, prefix, created_at, revoked_at) VALUES (?1,?2,?3,?4,?5,?6)");
+      s.bind(1, k.id).bind(2, k.user).bind(3, k.hash).bind(4, k.prefix).bind(5, k.created_at).bind(6, k.revoked_at);
+      s.step();
+    });
   }
 
   std::optional<ApiKeyRecord> key_by_hash(const std::string& hash) override {
@@ -304,11 +504,55 @@ class SqliteStore final : public MetadataStore {
   }
 
   bool revoke_key(const std::string& id_or_prefix, int64_t now) override {
-    std::lock_guard lock(mutex_);
-    Statement s(db_, "UPDATE api_keys SET revoked_at = ?2 WHERE (id = ?1 OR prefix = ?1) AND revoked_at = 0");
-    s.bind(1, id_or_prefix).bind(2, now);
-    s.step();
-    return sqlite3_changes(db_) > 0;
+    bool revoked = false;
+    writer_->write([&] {
+      Statement s(db_, "UPDATE api_keys SET revoked_at = ?2 WHERE (id = ?1 OR prefix = ?1) AND revoked_at = 0");
+      s.bind(1, id_or_prefix).bind(2, now);
+      s.step();
+      revoked = sqlite3_changes(db_) > 0;
+    });
+    return revoked;
+  }
+
+  void insert_file(const FileRecord& f) override {
+    writer_->write([&] {
+      Statement s(db_, "INSERT INTO files (id, user, purpose, filename, blob, bytes, created_at) VALUES (?1,?2,?3,?4,?5,?6,?7)");
+      s.bind(1, f.id).bind(2, f.user).bind(3, f.purpose).bind(4, f.filename).bind(5, f.blob).bind(6, f.bytes).bind(7, f.created_at);
+      s.step();
+    });
+  }
+
+  std::optional<FileRecord> file(const std::string& id) override {
+    std::lock_guard lock(read_mutex_);
+    Statement s(reader_, std::string("SELECT ") + kFileColumns + " FROM files WHERE id = ?1");
+    s.bind(1, id);
+    if (!s.step()) return std::nullopt;
+    return read_file(s);
+  }
+
+  std::vector<FileRecord> files_of(const std::string& user, int limit) override {
+    std::lock_guard lock(read_mutex_);
+    Statement s(reader_, std::string("SELECT ") + kFileColumns + " FROM files WHERE user = ?1 ORDER BY seq DESC LIMIT ?2");
+    s.bind(1, user).bind(2, int64_t(limit));
+    std::vector<FileRecord> out;
+    while (s.step()) out.push_back(read_file(s));
+    return out;
+  }
+
+  bool delete_file(const std::string& id) override {
+    bool deleted = false;
+    writer_->write([&] {
+      Statement s(db_, "DELETE FROM files WHERE id = ?1");
+      s.bind(1, id);
+      s.step();
+      deleted = sqlite3_changes(db_) > 0;
+    });
+    return deleted;
+  }
+
+  WriteBatches write_batches() const override {
+    const auto counts = writer_->counts();
+    return {counts.batches, counts.writes};
   }
 
   std::vector<ApiKeyRecord> keys() override {
@@ -337,9 +581,9 @@ class SqliteStore final : public MetadataStore {
     s.bind(19, int64_t(v.attempts));
   }
 
-  sqlite3* db_ = nullptr;      // the one writer
+  sqlite3* db_ = nullptr;      // the one writer, used only on writer_'s thread once it runs
   sqlite3* reader_ = nullptr;  // reads only
-  std::mutex mutex_;
+  std::unique_ptr<GroupCommitWriter> writer_;
   std::mutex read_mutex_;
 };
 

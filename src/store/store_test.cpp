@@ -3,12 +3,15 @@
 
 #include <filesystem>
 #include <fstream>
+#include <atomic>
+#include <ctime>
 #include <set>
 #include <thread>
 
 #include "core/error.hpp"
 #include "store/blob_store.hpp"
 #include "store/metadata_store.hpp"
+#include "store/orphan_blobs.hpp"
 
 using namespace opsis::store;
 namespace fs = std::filesystem;
@@ -109,6 +112,45 @@ TEST(SqliteStore, ClaimsInOrderOnceEach) {
   EXPECT_EQ(store->video("video_0")->attempts, 1);
 }
 
+TEST(SqliteStore, ConcurrentWritesShareCommitsAndAllLand) {
+  const fs::path path = fresh_dir("group") / "meta.db";
+  constexpr int kThreads = 32, kEach = 8;
+  {
+    auto store = open_sqlite_store(path.string());
+    std::vector<std::thread> writers;
+    for (int t = 0; t < kThreads; ++t)
+      writers.emplace_back([&, t] {
+        for (int i = 0; i < kEach; ++i)
+          store->insert_video(make_video("video_" + std::to_string(t) + "_" + std::to_string(i), "ann", t * kEach + i));
+      });
+    for (auto& w : writers) w.join();
+    const WriteBatches batches = store->write_batches();
+    EXPECT_EQ(batches.writes, uint64_t(kThreads * kEach));
+    // 32 writers waiting on each other's fsyncs: far fewer commits than writes.
+    EXPECT_LT(batches.batches, batches.writes / 2) << batches.batches << " commits for " << batches.writes << " writes";
+  }
+  auto reopened = open_sqlite_store(path.string());
+  EXPECT_EQ(reopened->count_active_for_user("ann"), kThreads * kEach);
+}
+
+TEST(SqliteStore, AFailedWriteFailsAloneInItsBatch) {
+  auto store = open_sqlite_store((fresh_dir("group-fail") / "meta.db").string());
+  store->insert_video(make_video("video_taken", "ann", 1));
+  std::vector<std::thread> writers;
+  std::atomic<int> refused = 0;
+  for (int t = 0; t < 16; ++t)
+    writers.emplace_back([&, t] {
+      try {
+        store->insert_video(make_video(t % 2 ? "video_taken" : "video_new_" + std::to_string(t), "ann", 10 + t));
+      } catch (const opsis::IoError&) {
+        ++refused;
+      }
+    });
+  for (auto& w : writers) w.join();
+  EXPECT_EQ(refused.load(), 8);
+  EXPECT_EQ(store->count_active_for_user("ann"), 1 + 8);
+}
+
 TEST(SqliteStore, SurvivesReopenAndFindsUnfinishedWork) {
   const fs::path path = fresh_dir("reopen") / "meta.db";
   {
@@ -162,6 +204,54 @@ TEST(FolderBlobStore, ContentAddressedAndWhole) {
   EXPECT_FALSE(blobs->contains(key));
   EXPECT_THROW(blobs->get(key), opsis::IoError);
   EXPECT_FALSE(blobs->contains("../../etc/passwd"));
+}
+
+TEST(OrphanBlobs, CollectsOnlyOldUnreferencedBlobs) {
+  const fs::path dir = fresh_dir("orphans");
+  auto store = open_sqlite_store((dir / "meta.db").string());
+  auto blobs = open_folder_blob_store((dir / "blobs").string());
+  const std::string video = blobs->put({'v'});
+  const std::string input = blobs->put({'i'});
+  const std::string orphan = blobs->put({'o'});
+  VideoRecord v = make_video("video_a", "ann", 1);
+  v.video_blob = video;
+  v.request_json = R"({"input_reference_blob":")" + input + R"("})";
+  store->insert_video(v);
+  const int64_t now = ::time(nullptr);
+
+  // Within the grace period nothing is touched, referenced or not.
+  EXPECT_EQ(collect_orphan_blobs(*store, *blobs, 3600, now).removed, 0);
+  EXPECT_TRUE(blobs->contains(orphan));
+  // Past it, only the blob nothing names goes.
+  const OrphanCollection swept = collect_orphan_blobs(*store, *blobs, 0, now + 10);
+  EXPECT_EQ(swept.blobs_seen, 3);
+  EXPECT_EQ(swept.removed, 1);
+  EXPECT_FALSE(blobs->contains(orphan));
+  EXPECT_TRUE(blobs->contains(video));
+  EXPECT_TRUE(blobs->contains(input));
+  // Stored again after it was listed: kept.
+  const std::string again = blobs->put({'o'});
+  EXPECT_FALSE(blobs->remove_if_written_before(again, now - 10));
+  EXPECT_TRUE(blobs->contains(again));
+}
+
+TEST(SqliteStore, FilesAreOwnedAndTheirBlobsReferenced) {
+  const fs::path dir = fresh_dir("files");
+  auto store = open_sqlite_store((dir / "meta.db").string());
+  auto blobs = open_folder_blob_store((dir / "blobs").string());
+  const std::string blob = blobs->put({'p', 'n', 'g'});
+  store->insert_file({"file-1", "ann", "vision", "a.png", blob, 3, 10});
+  store->insert_file({"file-2", "bob", "vision", "b.png", blob, 3, 11});
+  ASSERT_TRUE(store->file("file-1"));
+  EXPECT_EQ(store->file("file-1")->user, "ann");
+  EXPECT_EQ(store->files_of("ann", 10).size(), 1u);
+  EXPECT_EQ(store->blob_references(blob), 2);
+  EXPECT_TRUE(store->referenced_blobs().count(blob));
+  EXPECT_EQ(collect_orphan_blobs(*store, *blobs, 0, ::time(nullptr) + 10).removed, 0);
+  EXPECT_TRUE(store->delete_file("file-1"));
+  EXPECT_TRUE(store->delete_file("file-2"));
+  EXPECT_EQ(store->blob_references(blob), 0);
+  EXPECT_EQ(collect_orphan_blobs(*store, *blobs, 0, ::time(nullptr) + 10).removed, 1);
 }
 
 TEST(FolderBlobStore, ClearsStrayTemporariesOnOpen) {

@@ -26,10 +26,11 @@ export function revokeKey(dataDir, idOrPrefix) {
 }
 
 // Resolves once the server prints the address it listens on. accessLog: keep the JSON access
-// log on stderr (read with stderr()).
-export function startServer(dataDir, extraArgs = [], { accessLog = false } = {}) {
+// log on stderr (read with stderr()). env: variables added to the server's environment.
+export function startServer(dataDir, extraArgs = [], { accessLog = false, env = {} } = {}) {
   const child = spawn(opsisBinary(), ['serve', '--port', '0', '--data-dir', dataDir, ...(accessLog ? [] : ['--no-access-log']), ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
   });
   let stderr = '';
   child.stderr.on('data', (chunk) => (stderr += chunk));
@@ -62,7 +63,7 @@ export function startServer(dataDir, extraArgs = [], { accessLog = false } = {})
 }
 
 // Polls until the video is completed or failed.
-export async function waitFor(client, id, { timeoutMs = 60000, onPoll } = {}) {
+export async function waitFor(client, id, { timeoutMs = 180000, onPoll } = {}) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const { data: video, response } = await client.videos.retrieve(id).withResponse();

@@ -176,15 +176,9 @@ class Mini2Backend : public engine::Backend {
     const double seconds = std::ceil(r.seconds - 1e-9);
     const double T = seconds * a.fps / a.frames_per_latent;
     const double S = double(a.padded(r.height) / 16) * (a.padded(r.width) / 16);
-    const double V = T * S, A = seconds * config_.sound.frames_per_second() / config_.sound.frames_per_token;
-    const double Lc = 24 + double(word_tokens(r.prompt, g).size()) + 16, d = g.d_model, m = g.mlp_ratio;
-    double total = 0;
-    for (int layer = 0; layer < g.layers; ++layer) {
-      const double self_keys = layer % 2 ? T : S;
-      total += 2 * V * d * d * (4 + 2 + 2 + 2 * m) + 2 * (Lc + A) * 2 * d * d + 4 * V * (self_keys + Lc + A) * d;
-      total += 2 * A * d * d * (4 + 2 + 2 + 2 * m) + 2 * (Lc + T) * 2 * d * d + 4 * A * (A + Lc + T) * d;
-    }
-    return total + 2 * V * d * (2 * a.channels + 1 + a.channels) + 2 * A * d * 2 * generator_->audio_mean.size(0);
+    const double A = seconds * config_.sound.frames_per_second() / config_.sound.frames_per_token;
+    const double Lc = 24 + double(word_tokens(r.prompt, g).size()) + 16;
+    return generator_forward_flops(g, a.channels, int(generator_->audio_mean.size(0)), T, S, A, Lc);
   }
 
   engine::Decoded decode(const engine::Latents& x, const engine::WindowRequest& r) override {

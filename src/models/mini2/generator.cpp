@@ -199,4 +199,17 @@ GeneratorOutputs GeneratorImpl::forward(const GeneratorInputs& in, const Generat
   return out;
 }
 
+double generator_forward_flops(const GeneratorConfig& g, int latent_channels, int audio_values, double T, double S, double A,
+                               double Lc) {
+  const double V = T * S, d = g.d_model, m = g.mlp_ratio;
+  double total = 0;
+  for (int layer = 0; layer < g.layers; ++layer) {
+    const double self_keys = layer % 2 ? T : S;  // spatial and temporal attention alternate
+    // video: qkv+out (4), context k/v... (2), cross-modal (2), MLP (2m); attention scores and values
+    total += 2 * V * d * d * (4 + 2 + 2 + 2 * m) + 2 * (Lc + A) * 2 * d * d + 4 * V * (self_keys + Lc + A) * d;
+    total += 2 * A * d * d * (4 + 2 + 2 + 2 * m) + 2 * (Lc + T) * 2 * d * d + 4 * A * (A + Lc + T) * d;
+  }
+  return total + 2 * V * d * (2 * latent_channels + 1 + latent_channels) + 2 * A * d * 2 * audio_values;
+}
+
 }  // namespace opsis::mini2

@@ -106,5 +106,11 @@ struct GeneratorImpl : torch::nn::Module {
 };
 TORCH_MODULE(Generator);
 
+// FLOPs (2 per multiply-add) of one forward pass over T latent frames of S cells each, A sound
+// tokens and Lc context tokens, attention included: what `opsis bench` and the trainer divide
+// by time. latent_channels and audio_values size the input and output projections.
+double generator_forward_flops(const GeneratorConfig& g, int latent_channels, int audio_values, double T, double S, double A,
+                               double Lc);
+
 
 }  // namespace opsis::mini2
