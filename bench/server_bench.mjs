@@ -31,7 +31,20 @@ const latencies = { create: [], retrieve: [], content: [] };
 const statuses = {};
 // One connection per client, kept alive, like an SDK's pool.
 const agent = new http.Agent({ keepAlive: true, maxSockets: clients + 8 });
-function request(url, { method = 'GET', headers = {}, body } = {}) {
+// A GET is retried once on a connection the server closed as it was reused (the agent shares
+// idle sockets between clients, and one can sit idle past the server's 2 s keep-alive timeout;
+// the openai SDK retries these too). A POST is not: the bench never repeats a create.
+async function request(url, init = {}) {
+  try {
+    return await requestOnce(url, init);
+  } catch (error) {
+    if ((init.method ?? 'GET') !== 'GET' || error.code !== 'ECONNRESET') throw error;
+    retries += 1;
+    return requestOnce(url, init);
+  }
+}
+let retries = 0;
+function requestOnce(url, { method = 'GET', headers = {}, body } = {}) {
   if (args.client === 'fetch') return fetch(url, { method, headers, body }).then(async (r) => ({ status: r.status, headers: r.headers, bytes: new Uint8Array(await r.arrayBuffer()) }));
   return new Promise((resolve, reject) => {
     const req = http.request(url, { method, agent, headers: body ? { ...headers, 'content-length': Buffer.byteLength(body) } : headers }, (res) => {
@@ -102,6 +115,7 @@ try {
     clients, workers: Number(args.workers), client: args.client, clip: `${args.size}, ${args.seconds} s`, wall_s: Math.round(wall * 10) / 10,
     jobs_completed: finished, jobs_per_s: Math.round((finished / wall) * 100) / 100, http_statuses: statuses,
     create: summary(latencies.create), retrieve: summary(latencies.retrieve), content: summary(latencies.content),
+    get_retries_after_reset: retries,
     store: storeCounters(await (await fetch(`${server.root}/metrics`)).text()),
     machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, load_average_before: loadBefore, load_average_after: os.loadavg() },
   };

@@ -9,6 +9,8 @@ packages=(
   libespeak-ng-dev espeak-ng-data
   libcpp-httplib-dev nlohmann-json3-dev libcli11-dev
   libsqlite3-dev libssl-dev openssl
+  sqlite3  # tests/api/cameos.test.mjs ages a liveness challenge in the database
+  libargon2-dev  # the app's password hashes (argon2id)
   libpng-dev libjpeg-dev libwebp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang  # libFuzzer, ASan and UBSan for the fuzz targets (fuzz/, scripts/fuzz.sh)

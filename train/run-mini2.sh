@@ -5,7 +5,7 @@
 # machine, continues from the shipped weights (models/opsis-mini-2.safetensors).
 #
 #   bash train/run-mini2.sh [RUNS_DIR]     (default ../runs beside the checkout)
-# Stop it with: pkill -INT -f opsis-train-mini2   (it saves before exiting)
+# Stop it with: pkill -INT -f "build/train/opsis-train-mini2 "   (it saves before exiting)
 # Export after a stop: the trainers write models/opsis-mini-2.safetensors at each checkpoint.
 set -euo pipefail
 cd "$(dirname "$0")/.."

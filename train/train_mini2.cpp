@@ -48,6 +48,7 @@ struct Options {
   std::string export_path;
   std::string autoencoder_path = "models/opsis-mini-2.safetensors";
   std::string init_path;  // new runs: continue from the autoencoder + generator of an exported file
+  std::string decoder_path;  // replace the run's autoencoder by this one: same encoder, better decoder
   double minutes = 0;
   int steps = 10000000;
   int batch = 8;
@@ -207,6 +208,8 @@ int main(int argc, char** argv) {
   CLI::App app{"opsis-train-mini2: train opsis-mini 2's joint audio-video generator on the studio world"};
   app.add_option("--out", o.out_dir, "folder for checkpoint.safetensors, ema.safetensors, optimizer.pt, loss.tsv (resumes)");
   app.add_option("--export", o.export_path, "also write autoencoder + EMA generator in half precision here at each checkpoint");
+  app.add_option("--decoder", o.decoder_path,
+                 "replace the run's autoencoder by this file's (same encoder, a better decoder); kept in later checkpoints");
   app.add_option("--autoencoder", o.autoencoder_path, "new runs: the trained video autoencoder (copied into the run)");
   app.add_option("--init", o.init_path,
                  "new runs: continue from an exported file's autoencoder and generator (e.g. the shipped weights, when "
@@ -287,6 +290,25 @@ int main(int argc, char** argv) {
     }
     VideoAutoencoder autoencoder(s.autoencoder);
     load_tensors(*autoencoder, source, "autoencoder.");
+    if (!o.decoder_path.empty()) {
+      // A decoder trained later on the same frozen encoder (opsis-train-mini2-autoencoder
+      // --decoder-only): the latents, and so the generator's training, do not change.
+      const auto file = safetensors::read(o.decoder_path);
+      const AutoencoderConfig replacement_config = read_config(file).autoencoder;
+      VideoAutoencoder replacement(replacement_config);
+      load_tensors(*replacement, file, "autoencoder.");
+      auto now = autoencoder->named_parameters(true);
+      for (const auto& item : replacement->named_parameters(true)) {
+        if (VideoAutoencoderImpl::is_decoder_parameter(item.key())) continue;
+        const auto found = now.find(item.key());
+        if (!found || !torch::allclose(*found, item.value(), 1e-2, 1e-3))
+          throw std::runtime_error("--decoder: " + o.decoder_path + " has another encoder than the run ('" + item.key() +
+                                   "' differs): its latents would not be the ones the generator learns");
+      }
+      autoencoder = replacement;
+      s.autoencoder = replacement_config;
+      std::fprintf(stderr, "decoder from %s (refinement width %d)\n", o.decoder_path.c_str(), replacement_config.refine_width);
+    }
     autoencoder->eval();
     for (auto& p : autoencoder->parameters()) p.set_requires_grad(false);
     Generator model(s.generator, s.autoencoder.channels), ema(s.generator, s.autoencoder.channels);

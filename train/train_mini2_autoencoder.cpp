@@ -5,6 +5,9 @@
 // colour or character covers each cell) so that the latent says what the generator needs.
 // The decoder learns on latents with relative noise added, so that it tolerates the imperfect
 // latents a generator makes. Checkpoints resume exactly; SIGINT/SIGTERM stop and save.
+// --decoder-only trains the decoder alone on the frozen encoder's latents (optionally growing a
+// refinement stage, --refine-width): the latent space, and a generator trained on it, stay
+// valid, while the pictures it decodes to get better.
 #include <CLI/CLI.hpp>
 #include <torch/torch.h>
 
@@ -59,7 +62,25 @@ struct Options {
   std::string preview_dir;   // with --evaluate: original/reconstruction frame strips as PNG
   std::string probes_path = "models/opsis-probes.safetensors";  // with --evaluate: read originals and reconstructions
   int probe_clips = 0;       // with --evaluate: held-out probe scenes read through the probes (0 = none)
+  bool decoder_only = false; // freeze the encoder, the cell head and the latent statistics (sticky: saved in the run)
+  int refine_width = 0;      // new runs from --init: add a decoder refinement stage of this many channels
+  int refine_blocks = 2;
 };
+
+// Loads `module` from `file`; parameters of a refinement stage the file does not have keep
+// their initial values (a refined decoder grown from a plain one). Anything else missing throws.
+void load_growing_refinement(VideoAutoencoder& module, const safetensors::File& file) {
+  safetensors::File present = file;
+  for (const auto& item : module->named_parameters(true)) {
+    const std::string name = "autoencoder." + item.key();
+    if (!file.tensors.count(name) && item.key().rfind("dec_refine", 0) == 0) {
+      auto cpu = item.value().detach().to(torch::kCPU, torch::kFloat32).contiguous();
+      present.tensors[name] = safetensors::Tensor::from_float(
+          std::vector<float>(cpu.data_ptr<float>(), cpu.data_ptr<float>() + cpu.numel()), cpu.sizes().vec());
+    }
+  }
+  load_tensors(*module, present, "autoencoder.");
+}
 
 struct Pair {
   torch::Tensor frames;  // [2, Hp, Wp, 3]
@@ -283,6 +304,10 @@ int main(int argc, char** argv) {
   app.add_option("--preview", o.preview_dir, "with --evaluate: write original/reconstruction strips (PNG) here");
   app.add_option("--probe-clips", o.probe_clips, "with --evaluate: read this many held-out studio clips and their reconstructions with the probes");
   app.add_option("--probes", o.probes_path, "with --probe-clips: the probes' weights");
+  app.add_flag("--decoder-only", o.decoder_only,
+               "train only the decoder on the frozen encoder's latents (the latent space and its statistics stay)");
+  app.add_option("--refine-width", o.refine_width, "with --init (or a new run): add a decoder refinement stage of this many channels");
+  app.add_option("--refine-blocks", o.refine_blocks, "residual blocks of the refinement stage");
   CLI11_PARSE(app, argc, argv);
   if (o.evaluate > 0) {
     try {
@@ -315,28 +340,46 @@ int main(int argc, char** argv) {
       load_tensors(*model, file, "autoencoder.");
       load_tensors(*ema, fs::exists(ema_path) ? safetensors::read(ema_path) : file, "autoencoder.");
       step = std::stoi(file.metadata.at("opsis.step"));
+      if (file.metadata.count("opsis.decoder_only") && file.metadata.at("opsis.decoder_only") == "1") o.decoder_only = true;
       std::fprintf(stderr, "resuming from %s at step %d\n", checkpoint.c_str(), step);
     } else if (!o.init_path.empty()) {
       // The shipped weights are the EMA: both the live and the averaged weights start there
       // (the optimiser starts afresh, with a new warm-up).
       const auto file = safetensors::read(o.init_path);
       config = read_config(file).autoencoder;
+      if (o.refine_width > 0 && config.refine_width == 0) {
+        config.refine_width = o.refine_width;
+        config.refine_blocks = o.refine_blocks;
+      }
       model = VideoAutoencoder(config);
       ema = VideoAutoencoder(config);
-      load_tensors(*model, file, "autoencoder.");
-      load_tensors(*ema, file, "autoencoder.");
+      load_growing_refinement(model, file);
+      {
+        torch::NoGradGuard no_grad;
+        auto from = model->named_parameters(true);
+        for (auto& item : ema->named_parameters(true)) item.value().copy_(from[item.key()]);
+      }
       step = file.metadata.count("opsis.step") ? std::stoi(file.metadata.at("opsis.step")) : 0;
       std::fprintf(stderr, "continuing from %s at step %d\n", o.init_path.c_str(), step);
     } else {
+      if (o.decoder_only) throw std::runtime_error("--decoder-only needs a trained encoder: resume a run or give --init");
+      config.refine_width = o.refine_width;
+      config.refine_blocks = o.refine_blocks;
+      model = VideoAutoencoder(config);
+      ema = VideoAutoencoder(config);
       torch::NoGradGuard no_grad;
       auto from = model->named_parameters(true);
       for (auto& item : ema->named_parameters(true)) item.value().copy_(from[item.key()]);
     }
+    if (o.decoder_only)
+      for (auto& item : model->named_parameters(true))
+        if (!VideoAutoencoderImpl::is_decoder_parameter(item.key())) item.value().set_requires_grad(false);
     const int warmup_from = fs::exists(checkpoint) ? 0 : step;
     model->train();
     long parameters = 0;
     for (const auto& p : model->parameters()) parameters += p.numel();
-    std::fprintf(stderr, "opsis-mini 2 video autoencoder: %ld parameters, %d latent channels\n", parameters, config.channels);
+    std::fprintf(stderr, "opsis-mini 2 video autoencoder: %ld parameters, %d latent channels, refinement width %d%s\n",
+                 parameters, config.channels, config.refine_width, o.decoder_only ? " (training the decoder only)" : "");
 
     std::vector<torch::Tensor> trainable;
     for (auto& p : model->parameters())
@@ -368,8 +411,9 @@ int main(int argc, char** argv) {
         model->latent_mean.copy_(running_mean);
         model->latent_std.copy_(running_var.sqrt().clamp_min(1e-3));
       }
-      const std::map<std::string, std::string> meta{{"opsis.step", std::to_string(step)},
-                                                    {"opsis.trained_on", "studio world frame pairs, rendered on the fly"}};
+      std::map<std::string, std::string> meta{{"opsis.step", std::to_string(step)},
+                                              {"opsis.trained_on", "studio world frame pairs, rendered on the fly"}};
+      if (o.decoder_only) meta["opsis.decoder_only"] = "1";
       save_part(model, checkpoint, safetensors::DType::F32, meta);
       save_part(ema, ema_path, safetensors::DType::F32, meta);
       if (!o.export_path.empty()) save_part(ema, o.export_path, safetensors::DType::F16, meta);
@@ -393,14 +437,15 @@ int main(int argc, char** argv) {
 
       const double lr = o.lr * std::min(1.0, double(step - warmup_from + 1) / 200.0);
       for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
-      auto z = model->encode(x);  // [B, 1, C, h, w]
+      // [B, 1, C, h, w]; a frozen encoder needs no graph
+      auto z = o.decoder_only ? [&] { torch::NoGradGuard no_grad; return model->encode(x); }() : model->encode(x);
       auto noisy = z + o.latent_noise * z.detach().std() * torch::randn_like(z);
       auto y = model->decode(noisy);
       auto squared = (y - x).pow(2).mean(-1);  // [B, 2, Hp, Wp]
       auto recon = (squared * w).sum() / w.sum();
       auto logits = model->cell_logits(z).reshape({-1, kCellClasses});
       auto cell_loss = torch::nn::functional::cross_entropy(logits, labels.reshape({-1}));
-      auto loss = recon + o.cell_weight * cell_loss + 1e-4 * z.pow(2).mean();
+      auto loss = o.decoder_only ? recon : recon + o.cell_weight * cell_loss + 1e-4 * z.pow(2).mean();
       optimizer.zero_grad();
       loss.backward();
       torch::nn::utils::clip_grad_norm_(trainable, 1.0);
@@ -413,7 +458,7 @@ int main(int argc, char** argv) {
         for (auto& item : ema->named_parameters(true))
           if (item.value().requires_grad()) item.value().mul_(decay).add_(live[item.key()].detach(), 1.0 - decay);
         auto flat = z.detach().transpose(0, 2).reshape({config.channels, -1});  // [C, ...]
-        const double m = step < 50 ? 0.5 : 0.99;
+        const double m = o.decoder_only ? 1.0 : step < 50 ? 0.5 : 0.99;  // frozen latent: statistics stay
         running_mean.mul_(m).add_(flat.mean(1), 1 - m);
         running_var.mul_(m).add_(flat.var(1), 1 - m);
         const auto inside = (w > 1).to(torch::kFloat32);

@@ -523,6 +523,22 @@ bool CameoRegistry::follows(const std::string& follower, const std::string& foll
 
 bool CameoRegistry::mutuals(const std::string& a, const std::string& b) const { return follows(a, b) && follows(b, a); }
 
+std::vector<std::string> CameoRegistry::following(const std::string& follower) const {
+  Statement select(db_, "SELECT followee FROM follows WHERE follower = ?1 ORDER BY followee");
+  select.bind(1, follower);
+  std::vector<std::string> out;
+  while (select.step()) out.push_back(select.text(0));
+  return out;
+}
+
+std::vector<std::string> CameoRegistry::followers(const std::string& followee) const {
+  Statement select(db_, "SELECT follower FROM follows WHERE followee = ?1 ORDER BY follower");
+  select.bind(1, followee);
+  std::vector<std::string> out;
+  while (select.step()) out.push_back(select.text(0));
+  return out;
+}
+
 UseDecision CameoRegistry::may_use(const std::string& requester, const Cameo& cameo) const {
   const std::string at = "@" + cameo.handle;
   if (cameo.state == CameoState::revoked)

@@ -128,6 +128,9 @@ class CameoRegistry {
   void unfollow(const std::string& follower, const std::string& followee);
   bool follows(const std::string& follower, const std::string& followee) const;
   bool mutuals(const std::string& a, const std::string& b) const;
+  // Whom `follower` follows / who follows `followee`, in user-id order.
+  std::vector<std::string> following(const std::string& follower) const;
+  std::vector<std::string> followers(const std::string& followee) const;
 
   // Whether `requester` may put `cameo` in a video at this moment.
   UseDecision may_use(const std::string& requester, const Cameo& cameo) const;

@@ -74,6 +74,17 @@ TEST_F(RegistryTest, EnrollmentGoesFromPendingToActiveAndIsLogged) {
             "reference_media");
 }
 
+TEST_F(RegistryTest, FollowingAndFollowersLists) {
+  registry.follow("bob", "alice");
+  registry.follow("carol", "alice");
+  registry.follow("alice", "bob");
+  EXPECT_EQ(registry.followers("alice"), (std::vector<std::string>{"bob", "carol"}));
+  EXPECT_EQ(registry.following("alice"), (std::vector<std::string>{"bob"}));
+  registry.unfollow("carol", "alice");
+  EXPECT_EQ(registry.followers("alice"), (std::vector<std::string>{"bob"}));
+  EXPECT_TRUE(registry.following("dave").empty());
+}
+
 TEST_F(RegistryTest, EveryPermissionLevelDecidesForOwnerApprovedMutualFollowerAndStranger) {
   // bob follows alice and alice follows bob (mutuals); carol follows alice only; dave is a stranger.
   registry.follow("bob", "alice");

@@ -13,4 +13,5 @@ void add_eval_command(CLI::App& app);
 void add_ledger_command(CLI::App& app);
 void add_cameo_command(CLI::App& app);
 void add_policy_command(CLI::App& app);
+void add_app_command(CLI::App& app);
 }  // namespace opsis::cli

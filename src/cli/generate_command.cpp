@@ -116,7 +116,8 @@ void run_generate(const GenerateOptions& o) {
   const std::string fingerprint = o.model + "\n" + o.prompt + "\n" + o.negative + "\n" + std::to_string(r.seconds) + "\n" +
                                   std::to_string(r.width) + "x" + std::to_string(r.height) + "\n" + std::to_string(r.seed) +
                                   "\n" + std::to_string(r.steps) + "\n" + o.guidance + "\n" + o.image + "\n" + o.cameo;
-  provenance::finish_generated_file(clip.video, clip.audio, o.output, {"opsis-mini", o.image, o.cameo, o.data_dir, fingerprint});
+  provenance::finish_generated_file(clip.video, clip.audio, o.output,
+                                    {backend->capabilities().name, o.image, o.cameo, o.data_dir, fingerprint});
   std::fprintf(stderr, "wrote %s (%dx%d, %.2f s, seed %llu)\n", o.output.c_str(), clip.video.width, clip.video.height,
                clip.video.seconds(), static_cast<unsigned long long>(r.seed));
 }
@@ -136,7 +137,7 @@ void add_generate_command(CLI::App& app) {
   cmd->add_option("--cameo", options->cameo, "identity reference portrait (PNG, JPEG or WebP)");
   cmd->add_option("--steps", options->steps, "denoising steps (default: the model's)");
   cmd->add_option("--guidance", options->guidance, "guidance scale G, or VIDEO,AUDIO");
-  cmd->add_option("--model", options->model, "opsis-mini (default), opsis-mini-2, or a weights file of either");
+  cmd->add_option("--model", options->model, "opsis-mini-2 (default), opsis-mini (the first model), or a weights file of either");
   cmd->add_option("--threads", options->threads, "CPU threads (default: all)");
   cmd->add_option("--data-dir", options->data_dir,
                   "where the signing certificate and watermark key live (default: $OPSIS_DATA_DIR, else ./opsis-data)");

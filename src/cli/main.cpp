@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   opsis::cli::add_ledger_command(app);
   opsis::cli::add_cameo_command(app);
   opsis::cli::add_policy_command(app);
+  opsis::cli::add_app_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -3,6 +3,7 @@
 #include <bit>
 #include <cmath>
 #include <cstdio>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -154,16 +155,34 @@ File parse(const std::vector<uint8_t>& bytes) {
       continue;
     }
     const auto& entry = it.value();
+    // Shapes and offsets must be arrays of whole numbers >= 0: nlohmann converts any other
+    // number with a C++ cast (1e64 or 1.5 to uint64_t: undefined behaviour; fuzz_safetensors).
+    const auto whole_numbers = [&](const char* field) {
+      const auto& value = entry.at(field);
+      if (!value.is_array()) throw InvalidArgument("weights", "tensor '" + it.key() + "' " + field + " is not an array");
+      std::vector<uint64_t> out;
+      for (const auto& n : value) {
+        if (!n.is_number_unsigned())
+          throw InvalidArgument("weights", "tensor '" + it.key() + "' " + field + " holds something other than whole numbers >= 0");
+        out.push_back(n.get<uint64_t>());
+      }
+      return out;
+    };
     try {
       Tensor t;
       t.dtype = dtype_from_name(entry.at("dtype").get<std::string>());
-      t.shape = entry.at("shape").get<std::vector<int64_t>>();
-      const auto offsets = entry.at("data_offsets").get<std::vector<uint64_t>>();
+      const auto dims = whole_numbers("shape");
+      const auto offsets = whole_numbers("data_offsets");
       if (offsets.size() != 2 || offsets[0] > offsets[1] || offsets[1] > data_size)
         throw InvalidArgument("weights", "tensor '" + it.key() + "' has data offsets outside the file");
-      for (int64_t d : t.shape)
-        if (d < 0) throw InvalidArgument("weights", "tensor '" + it.key() + "' has a negative dimension");
-      if (uint64_t(t.numel()) * dtype_size(t.dtype) != offsets[1] - offsets[0])
+      // The byte size, every partial product checked, so numel() cannot overflow either.
+      uint64_t byte_size = dtype_size(t.dtype);
+      for (uint64_t d : dims) {
+        if (__builtin_mul_overflow(byte_size, d, &byte_size) || byte_size > uint64_t(INT64_MAX))
+          throw InvalidArgument("weights", "tensor '" + it.key() + "' has a shape too large for any file");
+        t.shape.push_back(int64_t(d));
+      }
+      if (byte_size != offsets[1] - offsets[0])
         throw InvalidArgument("weights", "tensor '" + it.key() + "' byte size does not match its shape and dtype");
       t.data.assign(bytes.begin() + std::ptrdiff_t(data_start + offsets[0]),
                     bytes.begin() + std::ptrdiff_t(data_start + offsets[1]));

@@ -70,3 +70,34 @@ TEST(Safetensors, MalformedFilesAreRejectedWithTheField) {
   }
   EXPECT_THROW(read("/nonexistent/dir/w.safetensors"), opsis::IoError);
 }
+
+// fuzz_safetensors (issue 14): a header number that is not a whole number >= 0 (1e64, 1.5, -1)
+// was converted with a C++ cast (undefined behaviour), and a shape's element count could
+// overflow int64. Both are refused, naming the tensor.
+TEST(Safetensors, HeaderNumbersMustBeWholeAndShapesMustNotOverflow) {
+  const auto with_header = [](const std::string& header) {
+    std::vector<uint8_t> bytes(8 + header.size() + 16, 0);  // 16 data bytes
+    const uint64_t size = header.size();
+    std::memcpy(bytes.data(), &size, 8);
+    std::memcpy(bytes.data() + 8, header.data(), header.size());
+    return bytes;
+  };
+  EXPECT_EQ(parse(with_header(R"({"w":{"dtype":"F16","shape":[4,2],"data_offsets":[0,16]}})")).tensors.at("w").numel(), 8);
+  for (const char* header : {
+           R"({"w":{"dtype":"F16","shape":[4,2],"data_offsets":[111111111111111111111111111111111118888888888888111111111,16]}})",
+           R"({"w":{"dtype":"F16","shape":[4,2],"data_offsets":[0.5,16]}})",
+           R"({"w":{"dtype":"F16","shape":[4,-2],"data_offsets":[0,16]}})",
+           R"({"w":{"dtype":"F16","shape":[1e30],"data_offsets":[0,16]}})",
+           R"({"w":{"dtype":"F16","shape":4,"data_offsets":[0,16]}})",
+           R"({"w":{"dtype":"U8","shape":[4294967296,4294967296,0],"data_offsets":[0,0]}})",
+           R"({"w":{"dtype":"U8","shape":[4294967296,2147483648],"data_offsets":[0,0]}})",
+       }) {
+    try {
+      parse(with_header(header));
+      ADD_FAILURE() << "accepted " << header;
+    } catch (const opsis::InvalidArgument& e) {
+      EXPECT_EQ(e.field(), "weights");
+      EXPECT_NE(std::string(e.what()).find("tensor 'w'"), std::string::npos) << e.what();
+    }
+  }
+}

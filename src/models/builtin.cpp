@@ -8,7 +8,8 @@
 namespace opsis::models {
 
 std::string builtin_weights(const std::string& name_or_path) {
-  if (name_or_path.empty() || name_or_path == "opsis-mini") return mini::find_weights("opsis-mini.safetensors");
+  if (name_or_path.empty()) return builtin_weights(kDefaultBuiltin);
+  if (name_or_path == "opsis-mini") return mini::find_weights("opsis-mini.safetensors");
   if (name_or_path == "opsis-mini-2") return mini::find_weights("opsis-mini-2.safetensors");
   return name_or_path;
 }

@@ -10,7 +10,7 @@
 namespace opsis::models {
 
 // The built-in model used when none is named.
-inline constexpr const char* kDefaultBuiltin = "opsis-mini";
+inline constexpr const char* kDefaultBuiltin = "opsis-mini-2";
 
 // Path of a built-in model's shipped weights, or `name_or_path` itself when it is not a
 // built-in name. Throws opsis::IoError when the shipped file cannot be found.

@@ -4,6 +4,9 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <new>
 #include <thread>
 
 #include "core/error.hpp"
@@ -12,6 +15,27 @@
 #include "provenance/cbor.hpp"
 #include "provenance/cose.hpp"
 #include "provenance/jumbf.hpp"
+
+// The largest single allocation made while g_track_allocations is set (the CBOR reserve test).
+namespace {
+std::atomic<bool> g_track_allocations{false};
+std::atomic<size_t> g_largest_allocation{0};
+}  // namespace
+
+void* operator new(size_t size) {
+  if (g_track_allocations.load(std::memory_order_relaxed)) {
+    size_t seen = g_largest_allocation.load(std::memory_order_relaxed);
+    while (size > seen && !g_largest_allocation.compare_exchange_weak(seen, size)) {
+    }
+  }
+  if (void* p = std::malloc(size ? size : 1)) return p;
+  throw std::bad_alloc();
+}
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"  // GCC pairs the inlined malloc with free
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, size_t) noexcept { std::free(p); }
+#pragma GCC diagnostic pop
 
 namespace opsis::provenance {
 namespace {
@@ -66,6 +90,36 @@ TEST(C2paCbor, RejectsTruncatedAndTrailingData) {
   EXPECT_THROW(cbor::decode(hex_bytes("0000")), InvalidArgument);
   EXPECT_THROW(cbor::decode(hex_bytes("9f01ff")), InvalidArgument);  // indefinite array
   EXPECT_THROW(cbor::decode(hex_bytes("bb7fffffffffffffff")), InvalidArgument);  // absurd map length
+}
+
+// Issue 14: an array or map head's claimed length was reserved up front, bounded only by the
+// bytes left, so nested heads each reserved that much again (100 nested 1M-element heads in
+// 1 MB: ~100M values of address space). The reserve is now capped and grows as items are read.
+TEST(C2paCbor, NestedHugeLengthClaimsReserveLittleAndLongArraysStillDecode) {
+  for (uint8_t head : {uint8_t(0x9a), uint8_t(0xba)}) {  // array / map, 4-byte length
+    Bytes nested;
+    for (int i = 0; i < 100; ++i) {
+      nested.push_back(head);
+      for (int shift = 24; shift >= 0; shift -= 8) nested.push_back(uint8_t(0x00040000u >> shift));  // 262,144
+    }
+    nested.resize(1 << 20, 0xff);  // 1 MB: every claim passes the bytes-left bound; 0xff fails
+    g_largest_allocation = 0;
+    g_track_allocations = true;
+    EXPECT_THROW(cbor::decode(nested), InvalidArgument);  // the innermost item is not CBOR
+    g_track_allocations = false;
+    EXPECT_LE(g_largest_allocation.load(), 1024 * sizeof(cbor::Value) * 2) << "head 0x" << std::hex << int(head);
+  }
+  // Longer than the cap: grows as elements are really read.
+  cbor::Array items;
+  cbor::Map entries;
+  for (int i = 0; i < 5000; ++i) {
+    items.emplace_back(i);
+    entries.emplace_back(i, "v");
+  }
+  const cbor::Value long_array(std::move(items));
+  const cbor::Value long_map(std::move(entries));
+  EXPECT_EQ(cbor::decode(cbor::encode(long_array)), long_array);
+  EXPECT_EQ(cbor::decode(cbor::encode(long_map)), long_map);
 }
 
 TEST(C2paJumbf, SerializesAndParsesSuperboxes) {

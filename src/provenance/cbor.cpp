@@ -1,5 +1,6 @@
 #include "provenance/cbor.hpp"
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstring>
@@ -43,6 +44,7 @@ void put_head(Bytes& out, uint8_t major, uint64_t argument) {
 }
 
 struct Reader {
+  static constexpr uint64_t kMaxReserve = 1024;
   std::span<const uint8_t> data;
   size_t pos = 0;
   int depth = 0;
@@ -73,6 +75,13 @@ struct Reader {
     return s;
   }
 
+  // A claimed length is only bounded by the bytes left, and nested heads each claim that much
+  // again (100 nested 1M-element heads in 1 MB would reserve ~100M values of address space):
+  // reserve at most kMaxReserve up front and let the vector grow as elements are really read.
+  size_t initial_reserve(uint64_t claimed) const {
+    return size_t(std::min<uint64_t>({claimed, data.size() - pos, kMaxReserve}));
+  }
+
   Value item() {
     if (++depth > 128) fail("CBOR nesting deeper than 128");
     const uint8_t initial = byte();
@@ -101,7 +110,7 @@ struct Reader {
         const uint64_t n = argument(info);
         if (n > data.size() - pos) fail("CBOR array longer than the data");
         Array a;
-        a.reserve(size_t(n));
+        a.reserve(initial_reserve(n));  // grows as items are really read
         for (uint64_t i = 0; i < n; ++i) a.push_back(item());
         result = Value(std::move(a));
         break;
@@ -110,7 +119,7 @@ struct Reader {
         const uint64_t n = argument(info);
         if (n > (data.size() - pos) / 2) fail("CBOR map longer than the data");
         Map m;
-        m.reserve(size_t(n));
+        m.reserve(initial_reserve(n));
         for (uint64_t i = 0; i < n; ++i) {
           Value key = item();
           Value value = item();

@@ -5,11 +5,28 @@
 #include "core/error.hpp"
 #include "server/api_error.hpp"
 #include "server/mp4_probe.hpp"
+#include "server/job_runner.hpp"
+#include "provenance/c2pa.hpp"
+
+#include <algorithm>
+#include <chrono>
 
 namespace opsis::server {
 
 namespace {
 constexpr size_t kMaxIdleConnections = 64;
+}  // namespace
+
+namespace {
+// A refused or failed enrollment recorded nothing: its recording goes too, unless something
+// else holds the same bytes. A failure here leaves it to the orphan collector.
+void remove_unrecorded_recording(store::MetadataStore& store, store::BlobStore& blobs, CameoConnections& cameos,
+                                 const std::string& blob) {
+  try {
+    if (store.blob_references(blob) == 0 && !cameos.referenced_blobs().count(blob)) blobs.remove(blob);
+  } catch (const std::exception&) {
+  }
+}
 }  // namespace
 
 // ---- connections -----------------------------------------------------------------------
@@ -65,6 +82,10 @@ policy::PolicyDecision PolicyGate::decide(const std::string& requester, const st
   request.prompt = prompt;
   request.cameo_ids = cameo_ids;
   request.stage = stage;
+  // The registry is read only for cameos (an @handle in the prompt, or ids): a request naming
+  // none needs no connection (leasing one per create opened a SQLite connection, schema and
+  // all, for each create of a burst that found the pool empty; issue 14).
+  if (cameo_ids.empty() && cameo::mentioned_handles(prompt).empty()) return policy_.decide(request, nullptr, log_.get());
   auto connection = cameos_.lease();
   return policy_.decide(request, &connection->registry, log_.get());
 }
@@ -124,12 +145,7 @@ cameo::Cameo CharacterService::create(const Caller& caller, const std::string& n
     transaction.commit();
     return active;
   } catch (...) {
-    // Nothing recorded: the blob goes too, unless something else holds the same bytes.
-    try {
-      if (store_.blob_references(blob) == 0 && !cameos_.referenced_blobs().count(blob)) blobs_.remove(blob);
-    } catch (const std::exception&) {
-      // Left for the orphan collector.
-    }
+    remove_unrecorded_recording(store_, blobs_, cameos_, blob);
     throw;
   }
 }
@@ -143,6 +159,222 @@ cameo::Cameo CharacterService::retrieve(const Caller& caller, const std::string&
   } catch (const cameo::CameoNotFound&) {
   }
   throw not_found("no character with id '" + id.substr(0, 64) + "'");
+}
+
+// ---- cameos (/v1/cameos and the app's cameo page) ----------------------------------------
+
+namespace {
+
+int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// The cameo, if `owner` owns it; another user's is "not found", as none would be.
+cameo::Cameo owned_cameo(cameo::CameoRegistry& registry, const std::string& owner, const std::string& id) {
+  try {
+    cameo::Cameo found = registry.get(id);
+    if (found.owner == owner) return found;
+  } catch (const cameo::CameoNotFound&) {
+  }
+  throw cameo::CameoNotFound("no cameo with id '" + id.substr(0, 64) + "'");
+}
+
+bool job_uses(const JobRequest& request, const cameo::Cameo& c) {
+  if (std::find(request.cameo_ids.begin(), request.cameo_ids.end(), c.id) != request.cameo_ids.end()) return true;
+  const auto handles = cameo::mentioned_handles(request.step.prompt);
+  return std::find(handles.begin(), handles.end(), c.handle) != handles.end();
+}
+
+}  // namespace
+
+CameoService::CameoService(CameoConnections& cameos, store::MetadataStore& store, store::BlobStore& blobs, VideoService& videos,
+                           JobRunner& runner, std::string data_dir)
+    : cameos_(cameos), store_(store), blobs_(blobs), videos_(videos), runner_(runner), data_dir_(std::move(data_dir)) {}
+
+cameo::LivenessChallenge CameoService::issue_challenge(const std::string& owner) {
+  auto connection = cameos_.lease();
+  return cameo::ChallengeStore(connection->db).issue(owner, unix_now());
+}
+
+cameo::Cameo CameoService::enroll(const Enrollment& enrollment) {
+  cameo::NewCameo wanted;
+  wanted.owner = enrollment.owner;
+  wanted.handle = cameo::normalize_handle(enrollment.handle);  // InvalidArgument("handle")
+  wanted.display_name = enrollment.display_name.empty() ? wanted.handle : enrollment.display_name;
+  cameo::check_display_name(wanted.display_name);
+  wanted.kind = enrollment.kind;
+  wanted.permission = cameo::Permission::only_me;
+  if (enrollment.recording.empty()) throw InvalidArgument("video", "the recording is empty");
+  if (enrollment.challenge_id.empty()) throw InvalidArgument("challenge_id", "missing required parameter: 'challenge_id'");
+  {
+    // Checked before the challenge is spent, so a taken handle can be retried.
+    auto connection = cameos_.lease();
+    if (!connection->registry.handle_available(wanted.handle))
+      throw InvalidArgument("handle", "the cameo handle @" + wanted.handle + " is taken");
+  }
+  const std::string blob = blobs_.put(std::vector<uint8_t>(enrollment.recording.begin(), enrollment.recording.end()));
+  try {
+    auto connection = cameos_.lease();
+    cameo::Transaction transaction(connection->db);  // challenge spent, cameo made and enrolled: all or nothing
+    cameo::ChallengeStore(connection->db).redeem(enrollment.challenge_id, enrollment.owner, unix_now());
+    const cameo::Cameo created = connection->registry.create(wanted);
+    cameo::Cameo active = connection->registry.activate(created.id, enrollment.owner, {blob});
+    transaction.commit();
+    return active;
+  } catch (...) {
+    remove_unrecorded_recording(store_, blobs_, cameos_, blob);
+    throw;
+  }
+}
+
+std::vector<cameo::Cameo> CameoService::mine(const std::string& owner) {
+  auto connection = cameos_.lease();
+  return connection->registry.owned_by(owner);
+}
+
+cameo::Cameo CameoService::get(const std::string& owner, const std::string& id) {
+  auto connection = cameos_.lease();
+  return owned_cameo(connection->registry, owner, id);
+}
+
+cameo::Cameo CameoService::set_permission(const std::string& owner, const std::string& id, cameo::Permission permission,
+                                          const std::optional<std::vector<std::string>>& approved) {
+  cameo::Cameo changed;
+  {
+    auto connection = cameos_.lease();
+    auto& registry = connection->registry;
+    cameo::Transaction transaction(connection->db);
+    const cameo::Cameo current = owned_cameo(registry, owner, id);
+    if (approved) {
+      std::vector<std::string> wanted;
+      for (std::string user : *approved) {
+        if (user.rfind('@', 0) == 0) user.erase(0, 1);
+        cameo::check_user_id(user, "approved");
+        if (std::find(wanted.begin(), wanted.end(), user) == wanted.end()) wanted.push_back(user);
+      }
+      for (const auto& user : current.approved)
+        if (std::find(wanted.begin(), wanted.end(), user) == wanted.end()) registry.unapprove(id, owner, user);
+      for (const auto& user : wanted)
+        if (std::find(current.approved.begin(), current.approved.end(), user) == current.approved.end())
+          registry.approve(id, owner, user);
+    }
+    changed = current.permission == permission && approved ? registry.get(id) : registry.set_permission(id, owner, permission);
+    transaction.commit();
+  }
+  stop_jobs_no_longer_allowed(id);
+  return changed;
+}
+
+cameo::Cameo CameoService::approve(const std::string& owner, const std::string& id, const std::string& user) {
+  auto connection = cameos_.lease();
+  owned_cameo(connection->registry, owner, id);
+  return connection->registry.approve(id, owner, user);
+}
+
+cameo::Cameo CameoService::unapprove(const std::string& owner, const std::string& id, const std::string& user) {
+  cameo::Cameo changed;
+  {
+    auto connection = cameos_.lease();
+    owned_cameo(connection->registry, owner, id);
+    changed = connection->registry.unapprove(id, owner, user);
+  }
+  stop_jobs_no_longer_allowed(id);
+  return changed;
+}
+
+cameo::Cameo CameoService::set_restrictions(const std::string& owner, const std::string& id, const std::vector<std::string>& rules) {
+  auto connection = cameos_.lease();
+  owned_cameo(connection->registry, owner, id);
+  return connection->registry.set_restrictions(id, owner, rules);
+}
+
+cameo::Cameo CameoService::revoke(const std::string& owner, const std::string& id) {
+  cameo::Cameo changed;
+  {
+    auto connection = cameos_.lease();
+    owned_cameo(connection->registry, owner, id);
+    changed = connection->registry.revoke(id, owner);
+  }
+  stop_jobs_no_longer_allowed(id);
+  return changed;
+}
+
+void CameoService::remove(const std::string& owner, const std::string& id) {
+  cameo::Cameo gone;
+  {
+    auto connection = cameos_.lease();
+    gone = owned_cameo(connection->registry, owner, id);
+    connection->registry.remove(id, owner);
+  }
+  // Jobs that still name it: the cameo no longer exists, so none may use it.
+  for (const auto status : {store::VideoStatus::InProgress, store::VideoStatus::Queued})
+    for (const auto& video : store_.videos_with_status(status)) {
+      try {
+        if (job_uses(JobRequest::from_json(video.request_json), gone))
+          runner_.fail(video.id, "cameo_revoked",
+                       "cancelled: the cameo @" + gone.handle + " was deleted by its owner, who no longer allows its use");
+      } catch (const std::exception&) {
+        // An unreadable request names no cameo.
+      }
+    }
+}
+
+std::vector<store::VideoRecord> CameoService::videos(const std::string& owner, const std::string& id) {
+  std::vector<std::string> ids;
+  {
+    auto connection = cameos_.lease();
+    owned_cameo(connection->registry, owner, id);
+    ids = connection->registry.videos_using(id, owner);
+  }
+  std::vector<store::VideoRecord> out;
+  for (const auto& video_id : ids)
+    if (auto v = store_.video(video_id)) out.push_back(std::move(*v));  // deleted since: left out
+  return out;
+}
+
+void CameoService::delete_video(const std::string& owner, const std::string& id, const std::string& video_id) {
+  for (const auto& v : videos(owner, id))
+    if (v.id == video_id) {
+      videos_.remove(Caller{v.user, "cameo-owner:" + owner}, video_id);
+      return;
+    }
+  throw cameo::CameoNotFound("the cameo was not used in a video with id '" + video_id.substr(0, 64) + "'");
+}
+
+nlohmann::json CameoService::ledger(const std::string& owner, const std::string& id) {
+  auto connection = cameos_.lease();
+  owned_cameo(connection->registry, owner, id);
+  const int64_t now_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const auto credentials = provenance::SigningCredentials::load_or_create(provenance::credentials_directory(data_dir_));
+  const cameo::SignedTreeHead head = connection->ledger.current_signed_head(credentials, now_ms);
+  return connection->ledger.export_bundle(head, id);
+}
+
+int CameoService::stop_jobs_no_longer_allowed(const std::string& cameo_id) {
+  std::optional<cameo::Cameo> current;
+  int stopped = 0;
+  for (const auto status : {store::VideoStatus::InProgress, store::VideoStatus::Queued})
+    for (const auto& video : store_.videos_with_status(status)) {
+      JobRequest request;
+      try {
+        request = JobRequest::from_json(video.request_json);
+      } catch (const std::exception&) {
+        continue;  // an unreadable request names no cameo
+      }
+      auto connection = cameos_.lease();
+      if (!current) current = connection->registry.get(cameo_id);
+      if (!job_uses(request, *current)) continue;
+      const cameo::UseDecision decision = connection->registry.may_use(video.user, *current);
+      if (decision.allowed) continue;
+      const bool revoked = current->state == cameo::CameoState::revoked;
+      const std::string code = revoked ? "cameo_revoked" : decision.code;
+      const std::string message =
+          revoked ? "cancelled: the cameo @" + current->handle + " was revoked by its owner; this video can no longer be made"
+                  : "cancelled: " + decision.reason;
+      if (runner_.fail(video.id, code, message)) ++stopped;
+    }
+  return stopped;
 }
 
 }  // namespace opsis::server

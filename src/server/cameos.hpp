@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "cameo/ledger.hpp"
+#include "cameo/liveness.hpp"
 #include "cameo/registry.hpp"
 #include "policy/policy.hpp"
 #include "server/videos.hpp"
@@ -99,6 +100,67 @@ class CharacterService {
   store::MetadataStore& store_;
   store::BlobStore& blobs_;
   const policy::Policy& policy_;
+};
+
+class JobRunner;
+
+// A cameo enrollment: the answer to a liveness challenge (issue #12).
+struct Enrollment {
+  std::string owner;
+  std::string handle;        // "@ada" or "ada"
+  std::string display_name;  // empty: the handle
+  cameo::CameoKind kind = cameo::CameoKind::person;
+  std::string challenge_id;
+  std::string recording;     // the recording's bytes, already checked for format and size
+};
+
+// The cameo operations both the Videos API (/v1/cameos, cameo_routes.cpp) and the app's cameo
+// page (app_cameo_routes.cpp) offer, over one registry. Every operation but issue/enroll/mine
+// takes the cameo's owner: another user's cameo is cameo::CameoNotFound, as none would be.
+// Whatever is refused leaves no row and no blob behind.
+class CameoService {
+ public:
+  CameoService(CameoConnections& cameos, store::MetadataStore& store, store::BlobStore& blobs, VideoService& videos,
+               JobRunner& runner, std::string data_dir);
+
+  cameo::LivenessChallenge issue_challenge(const std::string& owner);
+  // Checks the handle (free, valid) before the challenge is spent; redeems the challenge, keeps
+  // the recording and creates the active cameo (only_me) in one transaction. Throws
+  // InvalidArgument / cameo::ChallengeError, with nothing stored.
+  cameo::Cameo enroll(const Enrollment& enrollment);
+
+  std::vector<cameo::Cameo> mine(const std::string& owner);
+  cameo::Cameo get(const std::string& owner, const std::string& id);
+  // The level, and when given the whole approved list (users added and removed to match).
+  cameo::Cameo set_permission(const std::string& owner, const std::string& id, cameo::Permission permission,
+                              const std::optional<std::vector<std::string>>& approved = std::nullopt);
+  cameo::Cameo approve(const std::string& owner, const std::string& id, const std::string& user);
+  cameo::Cameo unapprove(const std::string& owner, const std::string& id, const std::string& user);
+  cameo::Cameo set_restrictions(const std::string& owner, const std::string& id, const std::vector<std::string>& rules);
+  cameo::Cameo revoke(const std::string& owner, const std::string& id);
+  void remove(const std::string& owner, const std::string& id);
+
+  // Every video the cameo was used in that still exists (others' drafts included).
+  std::vector<store::VideoRecord> videos(const std::string& owner, const std::string& id);
+  // Deletes one of those videos as the cameo's owner; cameo::CameoNotFound if it is not one.
+  void delete_video(const std::string& owner, const std::string& id, const std::string& video_id);
+
+  // The cameo's consent events with inclusion proofs against a signed tree head (the server's
+  // C2PA key): a bundle `opsis ledger verify` checks offline.
+  nlohmann::json ledger(const std::string& owner, const std::string& id);
+
+  // Revocation and lowered permissions take effect at once: every queued or running job using
+  // the cameo (by id or @handle) whose requester may no longer use it is failed, a running one
+  // through the runner's cancellation. Returns how many.
+  int stop_jobs_no_longer_allowed(const std::string& cameo_id);
+
+ private:
+  CameoConnections& cameos_;
+  store::MetadataStore& store_;
+  store::BlobStore& blobs_;
+  VideoService& videos_;
+  JobRunner& runner_;
+  std::string data_dir_;
 };
 
 }  // namespace opsis::server

@@ -19,13 +19,10 @@ nlohmann::json character_json(const cameo::Cameo& c) {
 
 void add_character_routes(const RouteRegistrar& routes, CharacterService& characters) {
   routes.post("/v1/videos/characters", [&characters](const httplib::Request& req, httplib::Response& res, const Caller& caller) {
-    if (!req.is_multipart_form_data())
-      throw InvalidArgument("video", "upload a character as multipart/form-data with the fields 'video' (an MP4) and 'name'");
-    const Body body(req);
-    auto video = body.file("video");
-    if (!video) throw InvalidArgument("video", "missing required parameter: 'video' (an MP4 file part)");
-    const std::string name = body.required({"name"}, "name");
-    res.set_content(character_json(characters.create(caller, name, *video)).dump(), "application/json");
+    const auto upload = multipart_upload(req, "video", "upload a character as multipart/form-data with the fields 'video' (an MP4) and 'name'",
+                                         "missing required parameter: 'video' (an MP4 file part)");
+    const std::string name = upload.body.required({"name"}, "name");
+    res.set_content(character_json(characters.create(caller, name, upload.part.content)).dump(), "application/json");
   });
   routes.get(R"(/v1/videos/characters/([^/]+))", [&characters](const httplib::Request& req, httplib::Response& res, const Caller& caller) {
     res.set_content(character_json(characters.retrieve(caller, req.matches[1])).dump(), "application/json");

@@ -22,15 +22,12 @@ json file_json(const store::FileRecord& f) {
 
 void add_file_routes(const RouteRegistrar& routes, FileService& files) {
   routes.post("/v1/files", [&files](const httplib::Request& req, httplib::Response& res, const Caller& caller) {
-    if (!req.is_multipart_form_data())
-      throw InvalidArgument("file", "upload files as multipart/form-data with the fields 'file' and 'purpose'");
-    const Body body(req);
-    auto part = body.file_part("file");
-    if (!part) throw InvalidArgument("file", "missing required parameter: 'file' (a file part with a filename)");
+    auto request = multipart_upload(req, "file", "upload files as multipart/form-data with the fields 'file' and 'purpose'",
+                                    "missing required parameter: 'file' (a file part with a filename)");
     FileUpload upload;
-    upload.purpose = body.required({"purpose"}, "purpose");
-    upload.filename = part->filename;
-    upload.bytes = std::move(part->content);
+    upload.purpose = request.body.required({"purpose"}, "purpose");
+    upload.filename = request.part.filename;
+    upload.bytes = std::move(request.part.content);
     res.set_content(file_json(files.upload(caller, upload)).dump(), "application/json");
   });
   routes.get("/v1/files", [&files](const httplib::Request& req, httplib::Response& res, const Caller& caller) {

@@ -326,6 +326,26 @@ class HttpApi {
     });
   }
 
+  // For a resource's routes file added after install() (/v1/cameos): API-key callers.
+  RouteRegistrar api_registrar(httplib::Server& server) { return registrar(server); }
+
+  AppRegistrar app_registrar(httplib::Server& server) {
+    auto wrap = [this](httplib::Server::Handler handler) {
+      return [this, handler = std::move(handler)](const httplib::Request& req, httplib::Response& res) {
+        guarded(res, [&] { handler(req, res); });
+      };
+    };
+    AppRegistrar routes;
+    routes.get = [this, &server, wrap](const std::string& pattern, httplib::Server::Handler h) { get(server, pattern, wrap(std::move(h))); };
+    routes.post = [&server, wrap](const std::string& pattern, httplib::Server::Handler h) { server.Post(pattern, wrap(std::move(h))); };
+    routes.del = [&server, wrap](const std::string& pattern, httplib::Server::Handler h) { server.Delete(pattern, wrap(std::move(h))); };
+    routes.send_content = [this](const httplib::Request& req, httplib::Response& res, const Caller& owner, const std::string& id) {
+      send_content(req, res, owner, id);
+    };
+    routes.log_user = [](const std::string& user) { t_request_user = user; };
+    return routes;
+  }
+
  private:
   // Registers a GET route with httplib, and keeps it for requests httplib refuses before
   // routing (see the error handler).
@@ -708,6 +728,10 @@ void run_server(const ServerConfig& config) {
   http.set_keep_alive_max_count(1000);
   HttpApi api(config, *store, *blobs, *models, videos, files, characters, runner, metrics);
   api.install(http);
+  CameoService cameo_service(cameos, *store, *blobs, videos, runner, config.data_dir);
+  add_cameo_routes(api.api_registrar(http), cameo_service);
+  const auto app = add_app_routes(api.app_registrar(http),
+                                  AppServices{videos, *store, cameos, *models, *blobs, config.data_dir, &cameo_service});
 
   // httplib 0.11 listens with a backlog of 5: a burst of new connections overflows it and
   // the dropped SYNs are retried by clients after 1 s, then 3 s. The socket is captured here

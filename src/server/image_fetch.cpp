@@ -12,11 +12,15 @@
 #include <unistd.h>
 
 #include <array>
+#include <atomic>
 #include <cctype>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <memory>
+#include <mutex>
+#include <thread>
 
 #include "core/error.hpp"
 
@@ -93,6 +97,63 @@ int remaining_ms(Clock::time_point deadline) {
   const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
   if (left <= 0) refuse("the server did not answer in time");
   return int(left);
+}
+
+// getaddrinfo has no timeout of its own (resolv.conf's: 5 s a try, two tries, each server),
+// so it runs on a thread of its own and the fetch waits for it only until the fetch's deadline.
+// A lookup given up on finishes (or fails) by itself and frees what it found. At most
+// kMaxPendingLookups run at once, so names that never answer cannot pile up threads.
+constexpr int kMaxPendingLookups = 16;
+std::atomic<int> g_pending_lookups{0};
+
+struct Lookup {
+  std::mutex mutex;
+  std::condition_variable finished;
+  bool done = false;
+  int rc = 0;
+  addrinfo* found = nullptr;
+  ~Lookup() {
+    if (found) freeaddrinfo(found);
+  }
+};
+
+using Addresses = std::unique_ptr<addrinfo, decltype(&freeaddrinfo)>;
+
+Addresses resolve_within(const FetchUrl& url, const ImageFetchOptions& options, Clock::time_point deadline) {
+  if (g_pending_lookups.fetch_add(1) >= kMaxPendingLookups) {
+    g_pending_lookups.fetch_sub(1);
+    refuse("too many name lookups in progress; try again shortly");
+  }
+  auto lookup = std::make_shared<Lookup>();
+  try {
+    std::thread([lookup, host = url.host, service = std::to_string(url.port), resolve = options.resolve] {
+      addrinfo hints{};
+      hints.ai_family = AF_UNSPEC;
+      hints.ai_socktype = SOCK_STREAM;
+      addrinfo* found = nullptr;
+      const int rc = resolve ? resolve(host.c_str(), service.c_str(), &hints, &found)
+                             : ::getaddrinfo(host.c_str(), service.c_str(), &hints, &found);
+      {
+        std::lock_guard lock(lookup->mutex);
+        lookup->rc = rc;
+        lookup->found = rc == 0 ? found : nullptr;
+        lookup->done = true;
+        lookup->finished.notify_one();  // under the lock: the waiter may go as soon as it is released
+      }
+      g_pending_lookups.fetch_sub(1);
+    }).detach();
+  } catch (const std::system_error&) {
+    g_pending_lookups.fetch_sub(1);
+    refuse("cannot start a name lookup");
+  }
+  std::unique_lock lock(lookup->mutex);
+  if (!lookup->finished.wait_until(lock, deadline, [&] { return lookup->done; }))
+    refuse("looking up " + url.host + " took longer than the " + std::to_string(options.timeout_ms) + " ms allowed");
+  if (lookup->rc != 0) refuse("cannot resolve " + url.host + ": " + gai_strerror(lookup->rc));
+  if (!lookup->found) refuse("cannot resolve " + url.host + ": no addresses");
+  Addresses addresses(lookup->found, freeaddrinfo);
+  lookup->found = nullptr;
+  return addresses;
 }
 
 struct Socket {
@@ -277,13 +338,8 @@ std::vector<uint8_t> fetch_image_url(const std::string& url, const ImageFetchOpt
   std::string current = url;
   for (int hop = 0; hop <= options.max_redirects; ++hop) {
     const FetchUrl parsed = parse_fetch_url(current);
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    addrinfo* found = nullptr;
-    const int rc = ::getaddrinfo(parsed.host.c_str(), std::to_string(parsed.port).c_str(), &hints, &found);
-    if (rc != 0) refuse("cannot resolve " + parsed.host + ": " + gai_strerror(rc));
-    std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> addresses(found, freeaddrinfo);
+    const Addresses addresses = resolve_within(parsed, options, deadline);
+    const addrinfo* found = addresses.get();
     // Every answer must be public: a name resolving to one public and one private address
     // could otherwise be steered to the private one.
     for (const addrinfo* a = found; a; a = a->ai_next)

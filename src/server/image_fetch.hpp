@@ -6,7 +6,10 @@
 // with the certificate checked against the host name. Redirects are followed a few times,
 // each hop vetted again; size and time are bounded. Any refusal is an InvalidArgument on
 // input_reference saying exactly why.
+#include <netdb.h>
+
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -15,8 +18,10 @@ namespace opsis::server {
 struct ImageFetchOptions {
   bool enabled = true;            // false: image_url must be a data: URL
   size_t max_bytes = 16u << 20;   // the body; more is refused while reading
-  int timeout_ms = 10000;         // the whole fetch, redirects included
+  int timeout_ms = 10000;         // the whole fetch, redirects and name lookups included
   int max_redirects = 3;
+  // Name resolution, getaddrinfo's signature (tests replace it); ::getaddrinfo when empty.
+  std::function<int(const char* host, const char* service, const addrinfo* hints, addrinfo** found)> resolve;
 };
 
 struct FetchUrl {

@@ -90,6 +90,7 @@ std::string JobRequest::to_json() const {
                         {"source_id", source_id},
                         {"source_blob", source_blob}};
   if (!cameo_ids.empty()) out["characters"] = cameo_ids;
+  if (visible_watermark) out["visible_watermark"] = true;
   return out.dump();
 }
 
@@ -106,6 +107,7 @@ JobRequest JobRequest::from_json(const std::string& text) {
   r.source_id = j.value("source_id", "");
   r.source_blob = j.value("source_blob", "");
   if (j.contains("characters")) r.cameo_ids = j.at("characters").get<std::vector<std::string>>();
+  r.visible_watermark = j.value("visible_watermark", false);
   return r;
 }
 
@@ -166,6 +168,27 @@ void JobRunner::wake() { wake_.notify_one(); }
 void JobRunner::cancel(const std::string& id) {
   std::lock_guard lock(mutex_);
   if (auto it = running_.find(id); it != running_.end()) it->second->cancel = true;
+}
+
+bool JobRunner::fail(const std::string& id, const std::string& code, const std::string& message) {
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = running_.find(id); it != running_.end()) {
+      it->second->fail_code = code;
+      it->second->fail_message = message;
+      it->second->cancel = true;
+      return true;
+    }
+  }
+  auto video = store_.video(id);
+  if (!video || video->status != store::VideoStatus::Queued) return false;
+  // A worker claiming it meanwhile rechecks the policy before generating, and refuses too.
+  video->status = store::VideoStatus::Failed;
+  video->error_code = code;
+  video->error_message = message;
+  video->completed_at = now_seconds();
+  video->expires_at = video->completed_at + options_.retention_seconds;
+  return store_.update_video(*video);
 }
 
 int JobRunner::running() const {
@@ -255,7 +278,7 @@ void JobRunner::run_job(store::VideoRecord video) {
     finishing.video_id = id;
     finishing.creator = video.user;
     finishing.model_name = request.model;
-    finishing.visible_watermark = options_.visible_watermark;
+    finishing.visible_watermark = options_.visible_watermark || request.visible_watermark;
     if (!request.input_reference_blob.empty()) {
       if (const auto image_path = blobs_.local_path(request.input_reference_blob))
         finishing.input_image = provenance::InputImage{*image_path, "input_reference", image_media_type(*image_path)};
@@ -337,6 +360,13 @@ void JobRunner::run_job(store::VideoRecord video) {
     outcome = "completed";
   } catch (const Cancelled&) {
     outcome = "cancelled";
+    std::lock_guard lock(mutex_);
+    if (!state->fail_code.empty()) {  // fail(): stopped with an error, not deleted
+      video.status = store::VideoStatus::Failed;
+      video.error_code = state->fail_code;
+      video.error_message = state->fail_message;
+      outcome = "failed";
+    }
   } catch (const Refused& refused) {
     video.status = store::VideoStatus::Failed;
     video.error_code = refused.code;

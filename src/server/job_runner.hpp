@@ -39,6 +39,9 @@ struct JobRequest {
   std::string source_blob;
   // Cameos named in `characters: [{"id"}]` (the policy adds @handles in the prompt itself).
   std::vector<std::string> cameo_ids;
+  // The moving opsis + @user mark on this video whatever the server's default (the app's
+  // videos, which may be published, always carry it).
+  bool visible_watermark = false;
 
   std::string to_json() const;
   static JobRequest from_json(const std::string& text);
@@ -78,6 +81,10 @@ class JobRunner {
   void start();
   void wake();                          // a job was queued
   void cancel(const std::string& id);   // the job was deleted: stop it if it is running
+  // The job may no longer run (a cameo it uses was revoked, or its permission lowered): a
+  // running one stops at its next progress step and ends failed with this error; a queued
+  // one is failed at once. Returns whether the job was queued or running.
+  bool fail(const std::string& id, const std::string& code, const std::string& message);
   // Stops taking jobs, waits up to `grace` for running ones to finish, then stops the rest
   // and puts them back in the queue for the next start.
   void shutdown(std::chrono::milliseconds grace);
@@ -87,6 +94,7 @@ class JobRunner {
  private:
   struct Running {
     std::atomic<bool> cancel{false};   // deleted by its owner
+    std::string fail_code, fail_message;  // set (under mutex_) with cancel by fail()
   };
   void work();
   void run_job(store::VideoRecord video);

@@ -185,6 +185,46 @@ std::string openapi_document() {
   paths["/v1/videos/characters/{character_id}"]["get"] = {
       {"operationId", "getCharacter"}, {"security", bearer}, {"parameters", {character_id}},
       {"responses", with_errors({{"200", json_response("The character", ref("VideoCharacter"))}})}};
+  // /v1/cameos (issue #12, cameo_routes.cpp): opsis's own resource, not in OpenAI's API.
+  const json cameo_id = {{"name", "cameo_id"}, {"in", "path"}, {"required", true}, {"schema", {{"type", "string"}}}};
+  const json cameo_body = {{"description", "The cameo: id, object cameo, handle (@...), name, owner, kind, permission, state, approved, "
+                                           "restrictions, reference_media, created_at, updated_at"}};
+  auto cameo_op = [&](const std::string& id, const std::string& description, json extra = json::object()) {
+    json op = {{"operationId", id}, {"security", bearer}, {"parameters", {cameo_id}}, {"description", description},
+               {"responses", with_errors({{"200", cameo_body}})}};
+    op.update(extra);
+    return op;
+  };
+  paths["/v1/cameos/challenges"]["post"] = {
+      {"operationId", "createCameoChallenge"}, {"security", bearer},
+      {"description", "A one-time liveness challenge for the caller: a phrase to say and a head turn (left, right, up, down), "
+                      "valid a few minutes: {id, object: cameo.challenge, phrase, head_turn, instructions, created_at, expires_at}"},
+      {"responses", with_errors({{"200", {{"description", "The challenge"}}}})}};
+  paths["/v1/cameos"]["post"] = {
+      {"operationId", "enrollCameo"}, {"security", bearer},
+      {"description", "Enrolls a cameo from a 3-10 s MP4 recording (at most 24 MiB) answering an unexpired, unused challenge of the "
+                      "caller's; the challenge is spent only when the cameo is made. Active and only_me."},
+      {"requestBody", {{"required", true}, {"content", {{"multipart/form-data", {{"schema", {{"type", "object"}, {"required", {"video", "handle", "challenge_id"}},
+          {"properties", {{"video", {{"type", "string"}, {"format", "binary"}}}, {"handle", {{"type", "string"}}}, {"name", {{"type", "string"}}},
+                          {"kind", {{"enum", {"person", "character"}}}}, {"challenge_id", {{"type", "string"}}}}}}}}}}}}},
+      {"responses", with_errors({{"200", cameo_body}})}};
+  paths["/v1/cameos"]["get"] = {{"operationId", "listCameos"}, {"security", bearer},
+                                {"responses", with_errors({{"200", {{"description", "{object: list, data: the caller's cameos}"}}}})}};
+  paths["/v1/cameos/{cameo_id}"]["get"] = cameo_op("getCameo", "The caller's cameo (another user's is 404)");
+  paths["/v1/cameos/{cameo_id}"]["delete"] = cameo_op("deleteCameo", "Deletes the cameo; its handle becomes free; the ledger keeps its history");
+  paths["/v1/cameos/{cameo_id}/permission"]["post"] = cameo_op(
+      "setCameoPermission", "JSON {permission: only_me|approved|mutuals|everyone, approved?: [user]}; queued and running jobs "
+                            "whose requester may no longer use the cameo fail at once");
+  paths["/v1/cameos/{cameo_id}/restrictions"]["post"] = cameo_op("setCameoRestrictions", "JSON {restrictions: [sentence]}");
+  paths["/v1/cameos/{cameo_id}/revoke"]["post"] =
+      cameo_op("revokeCameo", "Revokes the cameo: queued and running jobs using it fail at once with cameo_revoked");
+  paths["/v1/cameos/{cameo_id}/videos"]["get"] = cameo_op("listCameoVideos", "Every video using the cameo, other users' drafts included");
+  paths["/v1/cameos/{cameo_id}/videos/{video_id}"]["delete"] = cameo_op(
+      "deleteCameoVideo", "Deletes a video that used the cameo, as the cameo's owner",
+      {{"parameters", {cameo_id, {{"name", "video_id"}, {"in", "path"}, {"required", true}, {"schema", {{"type", "string"}}}}}}});
+  paths["/v1/cameos/{cameo_id}/ledger"]["get"] = cameo_op(
+      "getCameoLedger", "The cameo's consent events with inclusion proofs and a signed tree head (opsis-consent-ledger-bundle/v1); "
+                        "check it offline with `opsis ledger verify`");
   paths["/v1/models"]["get"] = {{"operationId", "listModels"}, {"security", bearer},
                                 {"responses", with_errors({{"200", {{"description", "Models, their sizes, lengths and input_reference handling"}}}})}};
   paths["/healthz"]["get"] = {{"operationId", "health"}, {"responses", {{"200", {{"description", "Serving; queue depth"}}}}}};

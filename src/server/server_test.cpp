@@ -516,6 +516,35 @@ TEST(ImageFetch, LoopbackAndPrivateHostsAreRefusedAfterResolution) {
   }
 }
 
+// Issue 14: name resolution is under the fetch's time limit too (getaddrinfo has none of its own).
+TEST(ImageFetch, ANameLookupThatHangsIsGivenUpAtTheDeadline) {
+  ImageFetchOptions options;
+  options.timeout_ms = 200;
+  options.resolve = [](const char*, const char*, const addrinfo*, addrinfo**) {
+    std::this_thread::sleep_for(std::chrono::seconds(2));  // a resolver that never answers in time
+    return EAI_AGAIN;
+  };
+  const auto started = std::chrono::steady_clock::now();
+  try {
+    fetch_image_url("https://slow.example/i.png", options);
+    ADD_FAILURE() << "fetched";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("took longer than the 200 ms allowed"), std::string::npos) << e.what();
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(1500));
+  // What a lookup finds in time is vetted as before.
+  options.timeout_ms = 5000;
+  options.resolve = [](const char*, const char* service, const addrinfo* hints, addrinfo** found) {
+    return ::getaddrinfo("127.0.0.1", service, hints, found);
+  };
+  try {
+    fetch_image_url("https://public.example/i.png", options);
+    ADD_FAILURE() << "fetched";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("resolves to 127.0.0.1"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Mp4Probe, ReadsSizeAndDurationOfARealFileAndRefusesBrokenOnes) {
   TempDir dir;
   Video video;

@@ -85,7 +85,9 @@ VideoService::VideoService(store::MetadataStore& store, store::BlobStore& blobs,
 
 void VideoService::admit(const Caller& caller) {
   // Called with rate_mutex_ held. Creates admitted but not yet committed count too, so the
-  // limit holds while their inserts wait for a group commit outside the lock.
+  // limit holds while their inserts wait for a group commit outside the lock. (Counting the
+  // store outside the lock was tried for latency: creates counted each other in flight and a
+  // burst could refuse them all, under the limit.)
   const auto inserting = inserting_by_user_.find(caller.user);
   const int not_yet_stored = inserting == inserting_by_user_.end() ? 0 : inserting->second;
   if (store_.count_active_for_user(caller.user) + not_yet_stored >= limits_.max_active_jobs) {
@@ -151,6 +153,7 @@ store::VideoRecord VideoService::create(const Caller& caller, const CreateVideo&
   parse_size(size, info, request.width, request.height);
   request.seed = random_seed();
   request.cameo_ids = in.characters;
+  request.visible_watermark = in.visible_watermark;
   if (in.input_reference) {
     if (!info.image_to_video)
       throw InvalidArgument("input_reference", model + " cannot start from an image; leave input_reference out");
@@ -225,7 +228,8 @@ store::VideoRecord VideoService::finished_source(const Caller& caller, const std
   return source;
 }
 
-store::VideoRecord VideoService::remix_of(const Caller& caller, const store::VideoRecord& source, const std::string& prompt) {
+store::VideoRecord VideoService::remix_of(const Caller& caller, const store::VideoRecord& source, const std::string& prompt,
+                                          bool visible_watermark) {
   const JobRequest from = JobRequest::from_json(source.request_json);
   JobRequest request;
   request.model = from.model;  // what made the source, even if its alias now means another model
@@ -235,6 +239,7 @@ store::VideoRecord VideoService::remix_of(const Caller& caller, const store::Vid
   request.height = from.height;
   request.seed = from.seed;  // the same world, changed only as the prompt says
   request.source_id = source.id;
+  request.visible_watermark = visible_watermark;
   store::VideoRecord video;
   video.model = source.model;
   video.prompt = prompt;
@@ -247,6 +252,17 @@ store::VideoRecord VideoService::remix_of(const Caller& caller, const store::Vid
 store::VideoRecord VideoService::remix(const Caller& caller, const std::string& id, const std::string& prompt) {
   screen(caller, prompt);
   return remix_of(caller, finished_source(caller, id, "video_id"), prompt);
+}
+
+store::VideoRecord VideoService::remix_shared(const Caller& caller, const std::string& id, const std::string& prompt,
+                                              const std::function<bool(const store::VideoRecord&)>& shared) {
+  screen(caller, prompt);
+  const auto source = store_.video(id);
+  if (!source || (source->user != caller.user && !shared(*source))) throw not_found("no video with id '" + id + "'");
+  if (source->status != store::VideoStatus::Completed || source->video_blob.empty())
+    throw ApiError(400, "invalid_request_error", "video_not_ready",
+                   "video " + id + " is " + store::name(source->status) + "; only a completed video can be used", "video_id");
+  return remix_of(caller, *source, prompt, true);
 }
 
 VideoService::Upload VideoService::accept_upload(const std::string& bytes) {

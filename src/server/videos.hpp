@@ -41,6 +41,7 @@ struct CreateVideo {
   std::optional<std::string> size;
   std::optional<std::vector<uint8_t>> input_reference;  // image bytes (file or decoded data: URL)
   std::vector<std::string> characters;  // cameo ids from `characters: [{"id"}]`
+  bool visible_watermark = false;       // the app's videos: always marked (job_runner.hpp)
 };
 
 // The video an edit or extension starts from: a completed video of the caller's ({id}), or
@@ -76,6 +77,10 @@ class VideoService {
   store::ListPage list(const Caller& caller, const store::ListQuery& query);
   void remove(const Caller& caller, const std::string& id);
   store::VideoRecord remix(const Caller& caller, const std::string& id, const std::string& prompt);
+  // The app's remix: as remix, but the source may be another user's video that `shared` says
+  // the caller may remix (a published clip); otherwise "not found". Marked visibly.
+  store::VideoRecord remix_shared(const Caller& caller, const std::string& id, const std::string& prompt,
+                                  const std::function<bool(const store::VideoRecord&)>& shared);
   // The source's model, size and length with a new prompt. From {id}: as remix (lineage in
   // remixed_from_video_id); from an upload: the default model, the upload's first frame.
   store::VideoRecord edit(const Caller& caller, const EditVideo& request);
@@ -103,7 +108,8 @@ class VideoService {
   store::VideoRecord queue(const Caller& caller, store::VideoRecord video, const JobRequest& request);
   store::VideoRecord owned(const Caller& caller, const std::string& id);
   store::VideoRecord finished_source(const Caller& caller, const std::string& id, const std::string& param);
-  store::VideoRecord remix_of(const Caller& caller, const store::VideoRecord& source, const std::string& prompt);
+  store::VideoRecord remix_of(const Caller& caller, const store::VideoRecord& source, const std::string& prompt,
+                              bool visible_watermark = false);
   // An uploaded MP4 checked against the default model (size, whole seconds), then stored.
   struct Upload {
     std::string model;  // canonical

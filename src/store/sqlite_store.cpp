@@ -1,6 +1,6 @@
 // MetadataStore on SQLite (WAL): a writer connection owned by one group-commit thread, and a
-// reader connection guarded by a mutex. Every write is a short statement or a small
-// transaction, so callers never hold a lock across slow work.
+// small pool of reader connections, one lent per read. Every write is a short statement or a
+// small transaction, so callers never hold a lock across slow work.
 #include <sqlite3.h>
 
 #include <condition_variable>
@@ -194,12 +194,12 @@ class GroupCommitWriter {
   // Runs `write` on the writer connection inside a batch and waits for the batch to commit.
   // Rethrows what `write` threw (its changes then rolled back), or the commit's failure.
   void write(const std::function<void()>& write) {
-    Task task{write, nullptr, false};
+    Task task(write);
     std::unique_lock lock(mutex_);
     if (stopping_) throw IoError("metadata store: closed");
     pending_.push_back(&task);
     work_ready_.notify_one();
-    batch_done_.wait(lock, [&] { return task.done; });
+    task.committed.wait(lock, [&] { return task.done; });
     lock.unlock();
     if (task.error) std::rethrow_exception(task.error);
   }
@@ -216,9 +216,14 @@ class GroupCommitWriter {
 
  private:
   struct Task {
+    explicit Task(const std::function<void()>& write) : work(write) {}
     const std::function<void()>& work;
-    std::exception_ptr error;
-    bool done;
+    std::exception_ptr error = nullptr;
+    bool done = false;
+    // Each caller waits on its own: one condition for all woke every waiting caller at every
+    // commit (with 100 creates in flight, ~100 wake-ups per batch fighting the writer for
+    // mutex_), where only the batch's own callers can go on.
+    std::condition_variable committed;
   };
 
   void exec(const char* sql) {
@@ -244,12 +249,16 @@ class GroupCommitWriter {
       }
       commit(batch);
       {
+        // Notified with mutex_ held: a caller cannot see done, return and destroy its Task
+        // (and condition) before its notify_one has run.
         std::lock_guard lock(mutex_);
-        for (Task* task : batch) task->done = true;
+        for (Task* task : batch) {
+          task->done = true;
+          task->committed.notify_one();
+        }
         counts_.batches += 1;
         counts_.writes += batch.size();
       }
-      batch_done_.notify_all();
       batch.clear();
     }
   }
@@ -299,11 +308,89 @@ class GroupCommitWriter {
   sqlite3* db_;
   mutable std::mutex mutex_;
   std::condition_variable work_ready_;
-  std::condition_variable batch_done_;
   std::deque<Task*> pending_;
   Counts counts_;
   bool stopping_ = false;
   std::thread thread_;  // last: starts once the rest is constructed
+};
+
+// Read connections, one lent per read (WAL: each sees the last commit, and readers block neither
+// each other nor the writer). One shared connection behind a mutex made every request (the
+// keyless check, the per-user job count, polls) queue behind whichever read held it, and on a
+// loaded machine a holder preempted mid-query stalled them all (issue 14). Opened as needed, at
+// most kMaxConnections; a read waits for one only when that many are busy.
+class ReaderPool {
+ public:
+  static constexpr size_t kMaxConnections = 8;
+
+  explicit ReaderPool(std::string path) : path_(std::move(path)) {
+    idle_.push_back(open());  // fails here, not at the first read
+    opened_ = 1;
+  }
+  ~ReaderPool() {
+    for (sqlite3* db : idle_) sqlite3_close(db);
+  }
+  ReaderPool(const ReaderPool&) = delete;
+  ReaderPool& operator=(const ReaderPool&) = delete;
+
+  class Lease {
+   public:
+    Lease(ReaderPool& pool, sqlite3* db) : pool_(pool), db_(db) {}
+    ~Lease() { pool_.give_back(db_); }
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    sqlite3* get() const { return db_; }
+
+   private:
+    ReaderPool& pool_;
+    sqlite3* db_;
+  };
+
+  Lease lease() {
+    std::unique_lock lock(mutex_);
+    available_.wait(lock, [this] { return !idle_.empty() || opened_ < kMaxConnections; });
+    if (!idle_.empty()) {
+      sqlite3* db = idle_.back();
+      idle_.pop_back();
+      return Lease(*this, db);
+    }
+    ++opened_;
+    lock.unlock();
+    try {
+      return Lease(*this, open());
+    } catch (...) {
+      lock.lock();
+      --opened_;
+      available_.notify_one();
+      throw;
+    }
+  }
+
+ private:
+  sqlite3* open() const {
+    sqlite3* db = nullptr;
+    // NOMUTEX: a lease gives a connection to one thread at a time.
+    if (sqlite3_open_v2(path_.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
+      const std::string message = db ? sqlite3_errmsg(db) : "out of memory";
+      sqlite3_close(db);
+      throw IoError("cannot open metadata store " + path_ + " for reading: " + message);
+    }
+    sqlite3_busy_timeout(db, 5000);
+    return db;
+  }
+  void give_back(sqlite3* db) {
+    {
+      std::lock_guard lock(mutex_);
+      idle_.push_back(db);
+    }
+    available_.notify_one();
+  }
+
+  const std::string path_;
+  std::mutex mutex_;
+  std::condition_variable available_;
+  std::vector<sqlite3*> idle_;
+  size_t opened_ = 0;
 };
 
 class SqliteStore final : public MetadataStore {
@@ -320,20 +407,19 @@ class SqliteStore final : public MetadataStore {
     // survives a power cut, not only a killed process.
     exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
     exec(kSchema);
-    // Reads go through a second connection: in WAL mode they see the last commit without
+    // Reads go through other connections: in WAL mode they see the last commit without
     // queueing behind a writer's fsync (a poll must not wait for a progress update to sync).
-    if (sqlite3_open_v2(path.c_str(), &reader_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, nullptr) != SQLITE_OK) {
-      const std::string message = reader_ ? sqlite3_errmsg(reader_) : "out of memory";
-      sqlite3_close(reader_);
+    try {
+      readers_ = std::make_unique<ReaderPool>(path);
+    } catch (...) {
       sqlite3_close(db_);
-      throw IoError("cannot open metadata store " + path + " for reading: " + message);
+      throw;
     }
-    sqlite3_busy_timeout(reader_, 5000);
     writer_ = std::make_unique<GroupCommitWriter>(db_);
   }
   ~SqliteStore() override {
     writer_.reset();  // writes still waiting are committed first
-    sqlite3_close(reader_);
+    readers_.reset();
     sqlite3_close(db_);
   }
 
@@ -347,22 +433,22 @@ class SqliteStore final : public MetadataStore {
   }
 
   std::optional<VideoRecord> video(const std::string& id) override {
-    std::lock_guard lock(read_mutex_);
-    Statement s(reader_, std::string("SELECT ") + kVideoColumns + " FROM videos WHERE id = ?1");
+    const ReaderPool::Lease reader = readers_->lease();
+    Statement s(reader.get(), std::string("SELECT ") + kVideoColumns + " FROM videos WHERE id = ?1");
     s.bind(1, id);
     if (!s.step()) return std::nullopt;
     return read_video(s);
   }
 
   ListPage list_videos(const ListQuery& q) override {
-    std::lock_guard lock(read_mutex_);
+    const ReaderPool::Lease reader = readers_->lease();
     const char* cmp = q.ascending ? ">" : "<";
     const char* order = q.ascending ? "ASC" : "DESC";
     std::string sql = std::string("SELECT ") + kVideoColumns + " FROM videos WHERE user = ?1";
     if (!q.after.empty())
       sql += std::string(" AND seq ") + cmp + " (SELECT seq FROM videos WHERE id = ?2 AND user = ?1)";
     sql += std::string(" ORDER BY seq ") + order + " LIMIT ?3";
-    Statement s(reader_, sql);
+    Statement s(reader.get(), sql);
     s.bind(1, q.user);
     if (!q.after.empty()) s.bind(2, q.after);
     s.bind(3, int64_t(q.limit) + 1);  // one more than asked tells whether there are more
@@ -419,8 +505,8 @@ class SqliteStore final : public MetadataStore {
   }
 
   std::vector<VideoRecord> videos_with_status(VideoStatus status) override {
-    std::lock_guard lock(read_mutex_);
-    Statement s(reader_, std::string("SELECT ") + kVideoColumns + " FROM videos WHERE status = ?1 ORDER BY seq");
+    const ReaderPool::Lease reader = readers_->lease();
+    Statement s(reader.get(), std::string("SELECT ") + kVideoColumns + " FROM videos WHERE status = ?1 ORDER BY seq");
     s.bind(1, std::string(name(status)));
     std::vector<VideoRecord> out;
     while (s.step()) out.push_back(read_video(s));
@@ -439,8 +525,8 @@ class SqliteStore final : public MetadataStore {
   }
 
   std::vector<VideoRecord> expired_videos(int64_t now) override {
-    std::lock_guard lock(read_mutex_);
-    Statement s(reader_, std::string("SELECT ") + kVideoColumns +
+    const ReaderPool::Lease reader = readers_->lease();
+    Statement s(reader.get(), std::string("SELECT ") + kVideoColumns +
                          " FROM videos WHERE status IN ('completed','failed') AND expires_at > 0 AND expires_at <= ?1 ORDER BY seq");
     s.bind(1, now);
     std::vector<VideoRecord> out;
@@ -449,8 +535,8 @@ class SqliteStore final : public MetadataStore {
   }
 
   int blob_references(const std::string& key) override {
-    std::lock_guard lock(read_mutex_);
-    Statement s(reader_, "SELECT (SELECT COUNT(*) FROM videos WHERE video_blob = ?1 OR thumbnail_blob = ?1 OR spritesheet_blob = ?1 "
+    const ReaderPool::Lease reader = readers_->lease();
+    Statement s(reader.get(), "SELECT (SELECT COUNT(*) FROM videos WHERE video_blob = ?1 OR thumbnail_blob = ?1 OR spritesheet_blob = ?1 "
                          "OR instr(request_json, ?1) > 0) + (SELECT COUNT(*) FROM files WHERE blob = ?1)");
     s.bind(1, key);
     s.step();
@@ -458,30 +544,30 @@ class SqliteStore final : public MetadataStore {
   }
 
   std::set<std::string> referenced_blobs() override {
-    std::lock_guard lock(read_mutex_);
-    Statement s(reader_, "SELECT video_blob, thumbnail_blob, spritesheet_blob, request_json FROM videos");
+    const ReaderPool::Lease reader = readers_->lease();
+    Statement s(reader.get(), "SELECT video_blob, thumbnail_blob, spritesheet_blob, request_json FROM videos");
     std::set<std::string> keys;
     while (s.step()) {
       for (int column = 0; column < 3; ++column)
         if (std::string key = s.text(column); !key.empty()) keys.insert(std::move(key));
       add_hex_keys(s.text(3), keys);
     }
-    Statement uploads(reader_, "SELECT blob FROM files");
+    Statement uploads(reader.get(), "SELECT blob FROM files");
     while (uploads.step()) keys.insert(uploads.text(0));
     return keys;
   }
 
   int count_with_status(VideoStatus status) override {
-    std::lock_guard lock(read_mutex_);
-    Statement s(reader_, "SELECT COUNT(*) FROM videos WHERE status = ?1");
+    const ReaderPool::Lease reader = readers_->lease();
+    Statement s(reader.get(), "SELECT COUNT(*) FROM videos WHERE status = ?1");
     s.bind(1, std::string(name(status)));
     s.step();
     return int(s.integer(0));
   }
 
   int count_active_for_user(const std::string& user) override {
-    std::lock_guard lock(read_mutex_);
-    Statement s(reader_, "SELECT COUNT(*) FROM videos WHERE user = ?1 AND status IN ('queued','in_progress')");
+    const ReaderPool::Lease reader = readers_->lease();
+    Statement s(reader.get(), "SELECT COUNT(*) FROM videos WHERE user = ?1 AND status IN ('queued','in_progress')");
     s.bind(1, user);
     s.step();
     return int(s.integer(0));
@@ -496,8 +582,8 @@ class SqliteStore final : public MetadataStore {
   }
 
   std::optional<ApiKeyRecord> key_by_hash(const std::string& hash) override {
-    std::lock_guard lock(read_mutex_);
-    Statement s(reader_, "SELECT id, user, hash, prefix, created_at, revoked_at FROM api_keys WHERE hash = ?1");
+    const ReaderPool::Lease reader = readers_->lease();
+    Statement s(reader.get(), "SELECT id, user, hash, prefix, created_at, revoked_at FROM api_keys WHERE hash = ?1");
     s.bind(1, hash);
     if (!s.step()) return std::nullopt;
     return read_key(s);
@@ -523,16 +609,16 @@ class SqliteStore final : public MetadataStore {
   }
 
   std::optional<FileRecord> file(const std::string& id) override {
-    std::lock_guard lock(read_mutex_);
-    Statement s(reader_, std::string("SELECT ") + kFileColumns + " FROM files WHERE id = ?1");
+    const ReaderPool::Lease reader = readers_->lease();
+    Statement s(reader.get(), std::string("SELECT ") + kFileColumns + " FROM files WHERE id = ?1");
     s.bind(1, id);
     if (!s.step()) return std::nullopt;
     return read_file(s);
   }
 
   std::vector<FileRecord> files_of(const std::string& user, int limit) override {
-    std::lock_guard lock(read_mutex_);
-    Statement s(reader_, std::string("SELECT ") + kFileColumns + " FROM files WHERE user = ?1 ORDER BY seq DESC LIMIT ?2");
+    const ReaderPool::Lease reader = readers_->lease();
+    Statement s(reader.get(), std::string("SELECT ") + kFileColumns + " FROM files WHERE user = ?1 ORDER BY seq DESC LIMIT ?2");
     s.bind(1, user).bind(2, int64_t(limit));
     std::vector<FileRecord> out;
     while (s.step()) out.push_back(read_file(s));
@@ -556,8 +642,8 @@ class SqliteStore final : public MetadataStore {
   }
 
   std::vector<ApiKeyRecord> keys() override {
-    std::lock_guard lock(read_mutex_);
-    Statement s(reader_, "SELECT id, user, hash, prefix, created_at, revoked_at FROM api_keys ORDER BY created_at, id");
+    const ReaderPool::Lease reader = readers_->lease();
+    Statement s(reader.get(), "SELECT id, user, hash, prefix, created_at, revoked_at FROM api_keys ORDER BY created_at, id");
     std::vector<ApiKeyRecord> out;
     while (s.step()) out.push_back(read_key(s));
     return out;
@@ -581,10 +667,9 @@ class SqliteStore final : public MetadataStore {
     s.bind(19, int64_t(v.attempts));
   }
 
-  sqlite3* db_ = nullptr;      // the one writer, used only on writer_'s thread once it runs
-  sqlite3* reader_ = nullptr;  // reads only
+  sqlite3* db_ = nullptr;  // the one writer, used only on writer_'s thread once it runs
+  std::unique_ptr<ReaderPool> readers_;  // reads only
   std::unique_ptr<GroupCommitWriter> writer_;
-  std::mutex read_mutex_;
 };
 
 }  // namespace

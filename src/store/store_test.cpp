@@ -133,6 +133,33 @@ TEST(SqliteStore, ConcurrentWritesShareCommitsAndAllLand) {
   EXPECT_EQ(reopened->count_active_for_user("ann"), kThreads * kEach);
 }
 
+// Issue 14: reads lease pooled connections (at most 8) instead of queueing on one. With more
+// threads than connections, each reads its own write back as soon as the write returns (a
+// commit is visible to every reader connection) and counts never go backwards.
+TEST(SqliteStore, PooledReadersSeeEveryAcknowledgedWrite) {
+  const fs::path path = fresh_dir("readers") / "meta.db";
+  auto store = open_sqlite_store(path.string());
+  constexpr int kThreads = 24, kEach = 10;
+  std::atomic<int> missing{0}, went_backwards{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      int last_count = 0;
+      for (int i = 0; i < kEach; ++i) {
+        const std::string id = "video_" + std::to_string(t) + "_" + std::to_string(i);
+        store->insert_video(make_video(id, "user" + std::to_string(t), t * kEach + i));
+        if (!store->video(id)) ++missing;
+        const int count = store->count_active_for_user("user" + std::to_string(t));
+        if (count < last_count || count != i + 1) ++went_backwards;
+        last_count = count;
+      }
+    });
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(missing.load(), 0);
+  EXPECT_EQ(went_backwards.load(), 0);
+  EXPECT_EQ(store->count_with_status(VideoStatus::Queued), kThreads * kEach);
+}
+
 TEST(SqliteStore, AFailedWriteFailsAloneInItsBatch) {
   auto store = open_sqlite_store((fresh_dir("group-fail") / "meta.db").string());
   store->insert_video(make_video("video_taken", "ann", 1));

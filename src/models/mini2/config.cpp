@@ -6,8 +6,10 @@
 
 namespace opsis::mini2 {
 
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(AutoencoderConfig, channels, frames_per_latent, downsample, width_fine, width_mid,
-                                   width_coarse, fps, long_side, short_side)
+// With defaults: files written before the decoder refinement existed have no refine_* keys.
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(AutoencoderConfig, channels, frames_per_latent, downsample, width_fine,
+                                                width_mid, width_coarse, refine_width, refine_blocks, fps, long_side,
+                                                short_side)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SoundConfig, sample_rate, n_fft, hop, mels, min_hz, max_hz, log_floor, log_offset,
                                    log_scale, frames_per_token, griffin_lim_iterations)
 
@@ -41,7 +43,8 @@ Mini2Config Mini2Config::from_json(const std::string& text) {
   const auto& a = c.autoencoder;
   const auto& s = c.sound;
   if (a.channels <= 0 || a.frames_per_latent != 2 || a.downsample != 16 || a.width_fine <= 0 || a.width_fine % 8 ||
-      a.width_mid <= 0 || a.width_mid % 8 || a.width_coarse <= 0 || a.width_coarse % 8 || a.fps <= 0 ||
+      a.width_mid <= 0 || a.width_mid % 8 || a.width_coarse <= 0 || a.width_coarse % 8 || a.refine_width < 0 || a.refine_width % 8 ||
+      a.refine_blocks < 0 || a.refine_blocks > 8 || a.fps <= 0 ||
       a.long_side <= 0 || a.short_side <= 0 || s.sample_rate <= 0 || s.n_fft <= 0 || s.hop <= 0 ||
       s.sample_rate % s.hop || s.mels <= 0 || !(s.min_hz >= 0 && s.max_hz > s.min_hz) || !(s.log_floor > 0) ||
       !(s.log_scale > 0) || s.frames_per_token <= 0 || s.griffin_lim_iterations < 0)

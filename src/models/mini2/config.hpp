@@ -19,6 +19,13 @@ struct AutoencoderConfig {
   int width_fine = 64;       // channels at 1/4 resolution
   int width_mid = 128;       // at 1/8
   int width_coarse = 128;    // at 1/16
+  // Decoder refinement (0 = none, the first decoder): a stage at 1/2 resolution of this many
+  // channels that sees the fine features and the first decoder's picture and adds a
+  // correction, so that 4-pixel things and edges get pixels of their own (the first decoder
+  // paints each 4x4 pixel block from one feature vector). Trained with the encoder frozen,
+  // so the latent space -- and a generator trained on it -- stays the same.
+  int refine_width = 0;
+  int refine_blocks = 2;
   int fps = 24;
   int long_side = 128;       // native sizes: long x short, short x long, long x long
   int short_side = 72;

@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <unistd.h>
 
+#include <nlohmann/json.hpp>
+
 #include "core/error.hpp"
 #include "engine/pipeline.hpp"
 #include "models/builtin.hpp"
@@ -89,6 +91,71 @@ TEST(VideoAutoencoder, OverfitsOneStudioPair) {
   const double after = psnr();
   EXPECT_GT(after, before + 10) << "before " << before << " dB";
   EXPECT_GT(after, 24.0);
+}
+
+// A refined decoder grown from a plain one starts as it (its correction starts at zero), at
+// every native size, and then learns: gradients reach the refinement and it lowers the error
+// of a pair that the plain decoder, frozen, cannot fit further.
+TEST(VideoAutoencoder, RefinedDecoderStartsAsThePlainOneAndLearns) {
+  torch::manual_seed(2);
+  VideoAutoencoder plain(tiny_autoencoder());
+  AutoencoderConfig refined_config = tiny_autoencoder();
+  refined_config.refine_width = 16;
+  refined_config.refine_blocks = 1;
+  VideoAutoencoder refined(refined_config);
+  {
+    torch::NoGradGuard no_grad;
+    auto from = plain->named_parameters(true);
+    for (auto& item : refined->named_parameters(true))
+      if (from.contains(item.key())) item.value().copy_(from[item.key()]);
+  }
+  for (const auto& [width, height] : refined_config.sizes()) {
+    torch::NoGradGuard no_grad;
+    auto video = torch::rand({1, 2, refined_config.padded(height), refined_config.padded(width), 3}) * 2 - 1;
+    auto z = plain->encode(video);
+    EXPECT_TRUE(torch::equal(refined->encode(video), z));
+    EXPECT_TRUE(torch::allclose(refined->decode(z), plain->decode(z), 1e-5, 1e-5)) << width << "x" << height;
+  }
+  const studio::Clip clip = studio_clip(128, 72, 0.5, false);
+  auto x = frames_tensor(clip.video, 4, 2, 80, 128).unsqueeze(0);
+  std::vector<torch::Tensor> decoder;
+  for (auto& item : refined->named_parameters(true)) {
+    if (VideoAutoencoderImpl::is_decoder_parameter(item.key()) && item.key().rfind("dec_refine", 0) == 0)
+      decoder.push_back(item.value());
+    else
+      item.value().set_requires_grad(false);
+  }
+  ASSERT_FALSE(decoder.empty());
+  torch::optim::Adam optimizer(decoder, torch::optim::AdamOptions(3e-3));
+  auto error = [&] {
+    torch::NoGradGuard no_grad;
+    return (refined->decode(refined->encode(x)) - x).pow(2).mean().item<double>();
+  };
+  const double before = error();
+  for (int i = 0; i < 60; ++i) {
+    auto loss = (refined->decode(refined->encode(x)) - x).pow(2).mean();
+    optimizer.zero_grad();
+    loss.backward();
+    optimizer.step();
+  }
+  EXPECT_LT(error(), 0.7 * before);
+  EXPECT_FALSE(VideoAutoencoderImpl::is_decoder_parameter("enc_in.weight"));
+  EXPECT_FALSE(VideoAutoencoderImpl::is_decoder_parameter("cell_head.weight"));
+  EXPECT_TRUE(VideoAutoencoderImpl::is_decoder_parameter("dec_refine.0.conv1.weight"));
+}
+
+// Files written before the refinement existed have no refine_* keys: they are plain decoders.
+TEST(Mini2Weights, ConfigWithoutRefinementKeysIsAPlainDecoder) {
+  Mini2Config config;
+  config.autoencoder.refine_width = 32;
+  auto j = nlohmann::json::parse(config.to_json());
+  EXPECT_EQ(j["autoencoder"]["refine_width"], 32);
+  j["autoencoder"].erase("refine_width");
+  j["autoencoder"].erase("refine_blocks");
+  const Mini2Config back = Mini2Config::from_json(j.dump());
+  EXPECT_EQ(back.autoencoder.refine_width, 0);
+  j["autoencoder"]["refine_width"] = 12;  // not a multiple of 8 (group norm)
+  EXPECT_THROW(Mini2Config::from_json(j.dump()), InvalidArgument);
 }
 
 TEST(Frames, PaddingRepeatsTheEdgeAndVideoRoundTrips) {

@@ -52,6 +52,19 @@ VideoAutoencoderImpl::VideoAutoencoderImpl(const AutoencoderConfig& c) : config(
   dec_fine = register_module("dec_fine", ResidualBlock(c.width_fine));
   dec_norm = register_module("dec_norm", nn::GroupNorm(8, c.width_fine));
   dec_out = register_module("dec_out", conv(c.width_fine, pixels_in, 3));
+  if (c.refine_width > 0) {
+    // Input at 1/2 resolution: the fine features (upsampled), coordinates, and the plain
+    // decoder's frame pair pixel-unshuffled by 2 (6 x 4 channels).
+    const int half_pixels = 2 * 2 * 3 * c.frames_per_latent;
+    dec_refine_in = register_module("dec_refine_in", conv(c.width_fine + 2 + half_pixels, c.refine_width, 3));
+    dec_refine = register_module("dec_refine", nn::ModuleList());
+    for (int i = 0; i < c.refine_blocks; ++i) dec_refine->push_back(ResidualBlock(c.refine_width));
+    dec_refine_norm = register_module("dec_refine_norm", nn::GroupNorm(8, c.refine_width));
+    dec_refine_out = register_module("dec_refine_out", conv(c.refine_width, half_pixels, 3));
+    torch::NoGradGuard no_grad;
+    dec_refine_out->weight.zero_();
+    dec_refine_out->bias.zero_();
+  }
 
   cell_head = register_module("cell_head", conv(c.channels, kCellClasses, 1));
   latent_mean = register_parameter("latent_mean", torch::zeros({c.channels}), false);
@@ -85,9 +98,15 @@ torch::Tensor VideoAutoencoderImpl::decode(const torch::Tensor& latent) {
   x = torch::upsample_nearest2d(torch::silu(x), std::vector<int64_t>{2 * h, 2 * w});
   x = dec_mid(dec_up1(with_coordinates(x)));
   x = torch::upsample_nearest2d(torch::silu(x), std::vector<int64_t>{4 * h, 4 * w});
-  x = dec_fine(dec_up2(with_coordinates(x)));
-  x = dec_out(torch::silu(dec_norm(x)));  // [B*T, 96, 4h, 4w]
-  x = torch::pixel_shuffle(x, 4);         // [B*T, 6, 16h, 16w]
+  const auto features = dec_fine(dec_up2(with_coordinates(x)));  // [B*T, width_fine, 4h, 4w]
+  x = dec_out(torch::silu(dec_norm(features)));  // [B*T, 96, 4h, 4w]
+  x = torch::pixel_shuffle(x, 4);                // [B*T, 6, 16h, 16w]
+  if (config.refine_width > 0) {
+    auto up = torch::upsample_nearest2d(torch::silu(features), std::vector<int64_t>{8 * h, 8 * w});
+    auto r = dec_refine_in(torch::cat({with_coordinates(up), torch::pixel_unshuffle(x, 2)}, 1));  // [B*T, R, 8h, 8w]
+    for (const auto& block : *dec_refine) r = block->as<ResidualBlockImpl>()->forward(r);
+    x = x + torch::pixel_shuffle(dec_refine_out(torch::silu(dec_refine_norm(r))), 2);  // + [B*T, 6, 16h, 16w]
+  }
   return x.reshape({B, T, pair, 3, 16 * h, 16 * w}).permute({0, 1, 2, 4, 5, 3}).reshape({B, T * pair, 16 * h, 16 * w, 3});
 }
 
@@ -95,6 +114,10 @@ torch::Tensor VideoAutoencoderImpl::cell_logits(const torch::Tensor& latent) {
   const int64_t B = latent.size(0), T = latent.size(1), h = latent.size(3), w = latent.size(4);
   auto logits = cell_head(latent.reshape({B * T, config.channels, h, w}));  // [B*T, K, h, w]
   return logits.permute({0, 2, 3, 1}).reshape({B, T, h, w, kCellClasses});
+}
+
+bool VideoAutoencoderImpl::is_decoder_parameter(const std::string& name) {
+  return name.rfind("dec_", 0) == 0;
 }
 
 torch::Tensor VideoAutoencoderImpl::normalize(const torch::Tensor& latent) const {
