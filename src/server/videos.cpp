@@ -83,19 +83,23 @@ VideoService::VideoService(store::MetadataStore& store, store::BlobStore& blobs,
                            JobRunner& runner, Limits limits)
     : store_(store), blobs_(blobs), models_(models), runner_(runner), limits_(limits) {}
 
-void VideoService::admit(const Caller& caller) {
-  // Called with rate_mutex_ held. Creates admitted but not yet committed count too, so the
-  // limit holds while their inserts wait for a group commit outside the lock. (Counting the
-  // store outside the lock was tried for latency: creates counted each other in flight and a
-  // burst could refuse them all, under the limit.)
-  const auto inserting = inserting_by_user_.find(caller.user);
-  const int not_yet_stored = inserting == inserting_by_user_.end() ? 0 : inserting->second;
-  if (store_.count_active_for_user(caller.user) + not_yet_stored >= limits_.max_active_jobs) {
-    ApiError error(429, "rate_limit_error", "rate_limit_exceeded",
-                   "you have " + std::to_string(limits_.max_active_jobs) +
-                       " videos queued or in progress, the most allowed at once; wait for one to finish");
-    error.retry_after_seconds = 5;
-    throw error;
+void VideoService::admit(const Caller& caller, std::unique_lock<std::mutex>& lock) {
+  // Creates admitted but not yet committed count too, so the limit holds while their inserts
+  // wait for a group commit outside the lock. A create whose commit has just become visible is
+  // counted twice until its insert returns; so a refusal is only decided when none of this
+  // user's creates is in flight: until then each returning insert wakes us to count again.
+  for (;;) {
+    const auto inserting = inserting_by_user_.find(caller.user);
+    const int not_yet_stored = inserting == inserting_by_user_.end() ? 0 : inserting->second;
+    if (store_.count_active_for_user(caller.user) + not_yet_stored < limits_.max_active_jobs) break;
+    if (not_yet_stored == 0) {
+      ApiError error(429, "rate_limit_error", "rate_limit_exceeded",
+                     "you have " + std::to_string(limits_.max_active_jobs) +
+                         " videos queued or in progress, the most allowed at once; wait for one to finish");
+      error.retry_after_seconds = 5;
+      throw error;
+    }
+    insert_returned_.wait(lock);
   }
   const auto now = std::chrono::steady_clock::now();
   auto& recent = recent_by_key_[caller.key_id.empty() ? caller.user : caller.key_id];
@@ -117,8 +121,8 @@ store::VideoRecord VideoService::queue(const Caller& caller, store::VideoRecord 
   video.created_at = now_seconds();
   video.request_json = request.to_json();
   {
-    std::lock_guard lock(rate_mutex_);
-    admit(caller);
+    std::unique_lock lock(rate_mutex_);
+    admit(caller, lock);
     ++inserting_by_user_[caller.user];
   }
   // Persisted (synchronous=FULL, group-committed with concurrent writes) before anyone hears
@@ -127,8 +131,11 @@ store::VideoRecord VideoService::queue(const Caller& caller, store::VideoRecord 
     VideoService& service;
     const std::string& user;
     ~Admitted() {
-      std::lock_guard lock(service.rate_mutex_);
-      if (--service.inserting_by_user_[user] == 0) service.inserting_by_user_.erase(user);
+      {
+        std::lock_guard lock(service.rate_mutex_);
+        if (--service.inserting_by_user_[user] == 0) service.inserting_by_user_.erase(user);
+      }
+      service.insert_returned_.notify_all();
     }
   } admitted{*this, caller.user};
   store_.insert_video(video);

@@ -7,6 +7,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <condition_variable>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -102,7 +103,8 @@ class VideoService {
   void set_blob_held(BlobHeld held) { blob_held_ = std::move(held); }
 
  private:
-  void admit(const Caller& caller);  // concurrency and rate limits: throws 429
+  // Concurrency and rate limits, with `lock` on rate_mutex_ held: throws 429.
+  void admit(const Caller& caller, std::unique_lock<std::mutex>& lock);
   // check_prompt, then the admission check.
   void screen(const Caller& caller, const std::string& prompt, const std::vector<std::string>& cameo_ids = {});
   store::VideoRecord queue(const Caller& caller, store::VideoRecord video, const JobRequest& request);
@@ -131,6 +133,7 @@ class VideoService {
   std::mutex rate_mutex_;
   std::map<std::string, std::deque<std::chrono::steady_clock::time_point>> recent_by_key_;
   std::map<std::string, int> inserting_by_user_;  // admitted creates whose insert has not returned
+  std::condition_variable insert_returned_;       // an admitted create's insert returned: recount
 };
 
 // "video_" + 32 hex digits.
