@@ -32,20 +32,10 @@ using nlohmann::json;
 
 constexpr size_t kMaxRecordingBytes = 24u << 20;
 
-// Registry exceptions in the API's terms.
+// Registry exceptions in the API's terms (an unknown challenge is a 400 here).
 template <typename F>
 auto registry_call(F&& f) -> decltype(f()) {
-  try {
-    return f();
-  } catch (const cameo::CameoNotFound& e) {
-    throw not_found(e.what());
-  } catch (const cameo::CameoForbidden& e) {
-    // Another user's cameo is not theirs to see: "not found", as the characters API answers.
-    if (e.code() == "cameo_not_owner") throw not_found("no such cameo");
-    throw ApiError(403, "invalid_request_error", e.code(), e.what());
-  } catch (const cameo::ChallengeError& e) {
-    throw ApiError(400, "invalid_request_error", e.code(), e.what(), "challenge_id");
-  }
+  return cameo_api_call(std::forward<F>(f), false);
 }
 
 std::string text(const json& j, const char* name) {

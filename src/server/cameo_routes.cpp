@@ -29,20 +29,10 @@ constexpr double kMaxRecordingSeconds = 10.0;
 
 const std::string kCameoPath = R"(/v1/cameos/(cameo_[0-9a-zA-Z]{1,64}))";
 
-// Registry and challenge errors in the API's terms.
+// Registry and challenge errors in the API's terms (an unknown challenge is a 404 here).
 template <typename F>
 auto api_call(F&& f) -> decltype(f()) {
-  try {
-    return f();
-  } catch (const cameo::CameoNotFound& e) {
-    throw not_found(e.what());
-  } catch (const cameo::CameoForbidden& e) {
-    if (e.code() == "cameo_not_owner") throw not_found("no such cameo");
-    throw ApiError(403, "invalid_request_error", e.code(), e.what());
-  } catch (const cameo::ChallengeError& e) {
-    const int status = e.code() == "challenge_not_found" || e.code() == "challenge_not_owner" ? 404 : 400;
-    throw ApiError(status, "invalid_request_error", e.code(), e.what(), "challenge_id");
-  }
+  return cameo_api_call(std::forward<F>(f), true);
 }
 
 json cameo_json(const cameo::Cameo& c) {

@@ -16,6 +16,7 @@
 #include "cameo/liveness.hpp"
 #include "cameo/registry.hpp"
 #include "policy/policy.hpp"
+#include "server/api_error.hpp"
 #include "server/videos.hpp"
 #include "store/blob_store.hpp"
 #include "store/metadata_store.hpp"
@@ -162,5 +163,24 @@ class CameoService {
   JobRunner& runner_;
   std::string data_dir_;
 };
+
+// Runs `f`, turning the registry's and the challenges' exceptions into the API's errors.
+// Another user's cameo is "not found", as the characters API answers. The /v1 API answers an
+// unknown or foreign challenge with 404 (`missing_challenge_is_404`), the app with 400.
+template <typename F>
+auto cameo_api_call(F&& f, bool missing_challenge_is_404) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const cameo::CameoNotFound& e) {
+    throw not_found(e.what());
+  } catch (const cameo::CameoForbidden& e) {
+    if (e.code() == "cameo_not_owner") throw not_found("no such cameo");
+    throw ApiError(403, "invalid_request_error", e.code(), e.what());
+  } catch (const cameo::ChallengeError& e) {
+    const bool missing = e.code() == "challenge_not_found" || e.code() == "challenge_not_owner";
+    throw ApiError(missing && missing_challenge_is_404 ? 404 : 400, "invalid_request_error", e.code(), e.what(),
+                   "challenge_id");
+  }
+}
 
 }  // namespace opsis::server
