@@ -11,6 +11,13 @@ packages=(
   libsqlite3-dev libssl-dev openssl
   sqlite3  # tests/api/cameos.test.mjs ages a liveness challenge in the database
   libargon2-dev  # the app's password hashes (argon2id)
+  # Cameo enrollment recordings checked locally (src/cameo/recording_check.hpp): PocketSphinx
+  # and its US English model hear the phrase; OpenCV's objdetect (only it, imgproc and core:
+  # not the whole libopencv-dev) with opencv-data's Haar cascades sees the face.
+  libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us
+  libopencv-objdetect-dev libopencv-imgproc-dev libopencv-core-dev opencv-data
+  # Their tests' media: espeak-ng and ffmpeg make recordings of python3-skimage's astronaut photo.
+  espeak-ng ffmpeg python3-skimage
   libpng-dev libjpeg-dev libwebp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang  # libFuzzer, ASan and UBSan for the fuzz targets (fuzz/, scripts/fuzz.sh)

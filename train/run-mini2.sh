@@ -1,19 +1,41 @@
 #!/usr/bin/env bash
 # Starts (or resumes) opsis-mini 2's training in the background, niced, as every working
-# session should: the video autoencoder first (until its run folder says it is frozen), then
-# the joint generator, which resumes from its run folder or, when that was lost with the
-# machine, continues from the shipped weights (models/opsis-mini-2.safetensors).
+# session should.
+#   The structured variant (the default since session 6; docs/mini2/structured-variant.md):
+#   the layered renderer and the scene-state flow with its sound network, each resuming from
+#   its run folder or, when that was lost with the machine, from the shipped
+#   models/opsis-mini-2-structured.safetensors. Assemble the shipped file after a stop:
+#     ./build/train/opsis-train-mini2-states --out RUNS/mini2-states \
+#         --renderer RUNS/mini2-renderer/renderer.safetensors --assemble models/opsis-mini-2-structured.safetensors
+#   The latent variant (OPSIS_TRAIN_LATENT=1): the video autoencoder first (until its run
+#   folder says it is frozen), then the joint generator, which resumes from its run folder or
+#   continues from the shipped weights (models/opsis-mini-2.safetensors).
 #
 #   bash train/run-mini2.sh [RUNS_DIR]     (default ../runs beside the checkout)
-# Stop it with: pkill -INT -f "build/train/opsis-train-mini2 "   (it saves before exiting)
-# Export after a stop: the trainers write models/opsis-mini-2.safetensors at each checkpoint.
+# Stop them with: pkill -INT -f "build/train/opsis-train-mini2"   (each saves before exiting)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-../runs}
 mkdir -p "$runs"
 threads=${OPSIS_TRAIN_THREADS:-2}
-if pgrep -f "opsis-train-mini2" >/dev/null; then
-  echo "a opsis-mini 2 trainer is already running"; exit 0
+shipped=models/opsis-mini-2-structured.safetensors
+if ! pgrep -f "build/train/opsis-train-mini2-renderer" >/dev/null; then
+  init=()
+  [ -f "$runs/mini2-renderer/renderer.safetensors" ] || [ ! -f "$shipped" ] || init=(--init "$shipped")
+  echo "training the layered renderer (log: $runs/mini2-renderer.log)"
+  nohup nice -n 10 ./build/train/opsis-train-mini2-renderer --out "$runs/mini2-renderer" "${init[@]}" \
+    --threads "$threads" --checkpoint-every 50 >> "$runs/mini2-renderer.log" 2>&1 &
+fi
+if ! pgrep -f "build/train/opsis-train-mini2-states" >/dev/null; then
+  init=()
+  [ -f "$runs/mini2-states/states.safetensors" ] || [ ! -f "$shipped" ] || init=(--init "$shipped")
+  echo "training the scene-state flow and its sound (log: $runs/mini2-states.log)"
+  nohup nice -n 10 ./build/train/opsis-train-mini2-states --out "$runs/mini2-states" "${init[@]}" \
+    --threads 1 --data-threads 2 --checkpoint-every 100 >> "$runs/mini2-states.log" 2>&1 &
+fi
+[ "${OPSIS_TRAIN_LATENT:-0}" = 1 ] || exit 0
+if pgrep -f "build/train/opsis-train-mini2 " >/dev/null; then
+  echo "the latent generator's trainer is already running"; exit 0
 fi
 if [ ! -f "$runs/mini2-ae/FROZEN" ] && ! python3 - <<'PY' 2>/dev/null
 import json,struct,sys

@@ -2,6 +2,8 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "cameo/merkle.hpp"
@@ -83,12 +85,14 @@ ChallengeStore::ChallengeStore(Database& db, ChallengeOptions options) : db_(db)
 LivenessChallenge ChallengeStore::issue(const std::string& owner, int64_t now) {
   check_user_id(owner, "owner");
   Transaction transaction(db_);
-  Statement open(db_, "SELECT COUNT(*) FROM cameo_challenges WHERE owner = ?1 AND used_at = 0 AND expires_at > ?2");
+  Statement open(db_,
+                 "SELECT COUNT(*), MIN(expires_at) FROM cameo_challenges WHERE owner = ?1 AND used_at = 0 AND expires_at > ?2");
   open.bind(1, owner).bind(2, now);
   open.step();
   if (open.integer(0) >= options_.max_open_per_owner)
-    throw InvalidArgument("challenge", "you already have " + std::to_string(open.integer(0)) +
-                                           " open challenges; answer one or wait for them to expire");
+    throw TooManyChallenges("you already have " + std::to_string(open.integer(0)) +
+                                " open challenges, the most allowed at once; answer one or wait for one to expire",
+                            std::max<int64_t>(1, open.integer(1) - now));
   LivenessChallenge c;
   uint8_t bytes[12];
   if (RAND_bytes(bytes, sizeof bytes) != 1) throw IoError("cannot draw random bytes for a challenge");
@@ -119,9 +123,10 @@ LivenessChallenge ChallengeStore::issue(const std::string& owner, int64_t now) {
   return c;
 }
 
-LivenessChallenge ChallengeStore::redeem(const std::string& challenge_id, const std::string& owner, int64_t now) {
-  Transaction transaction(db_);
-  Statement select(db_, "SELECT id, owner, words, head_turn, issued_at, expires_at, used_at FROM cameo_challenges WHERE id = ?1");
+namespace {
+// The challenge, if `owner` may answer it at `now`; else ChallengeError saying why not.
+LivenessChallenge answerable(Database& db, const std::string& challenge_id, const std::string& owner, int64_t now) {
+  Statement select(db, "SELECT id, owner, words, head_turn, issued_at, expires_at, used_at FROM cameo_challenges WHERE id = ?1");
   select.bind(1, challenge_id);
   if (!select.step())
     throw ChallengeError("challenge_not_found", "no challenge '" + challenge_id.substr(0, 64) + "'; ask for a new one");
@@ -133,6 +138,17 @@ LivenessChallenge ChallengeStore::redeem(const std::string& challenge_id, const 
   if (now >= c.expires_at)
     throw ChallengeError("challenge_expired", "this challenge expired; ask for a new one and record within " +
                                                   std::to_string((c.expires_at - c.issued_at) / 60) + " minutes");
+  return c;
+}
+}  // namespace
+
+LivenessChallenge ChallengeStore::check(const std::string& challenge_id, const std::string& owner, int64_t now) {
+  return answerable(db_, challenge_id, owner, now);
+}
+
+LivenessChallenge ChallengeStore::redeem(const std::string& challenge_id, const std::string& owner, int64_t now) {
+  Transaction transaction(db_);
+  LivenessChallenge c = answerable(db_, challenge_id, owner, now);
   Statement(db_, "UPDATE cameo_challenges SET used_at = ?2 WHERE id = ?1 AND used_at = 0").bind(1, c.id).bind(2, now).run();
   if (db_.changes() != 1) throw ChallengeError("challenge_used", "this challenge was already answered");
   c.used_at = now;

@@ -40,6 +40,18 @@ class ChallengeError : public std::runtime_error {
   std::string code_;
 };
 
+// The owner already holds as many open challenges as allowed: a rate limit (HTTP 429), not a
+// bad request. retry_after_seconds: until the oldest open one expires.
+class TooManyChallenges : public ChallengeError {
+ public:
+  TooManyChallenges(const std::string& message, int64_t retry_after_seconds)
+      : ChallengeError("too_many_challenges", message), retry_after_seconds_(retry_after_seconds) {}
+  int64_t retry_after_seconds() const noexcept { return retry_after_seconds_; }
+
+ private:
+  int64_t retry_after_seconds_;
+};
+
 struct ChallengeOptions {
   int64_t lifetime_seconds = 300;
   int digits = 4;              // words in the phrase: digits said as words, easy for a recogniser
@@ -53,6 +65,9 @@ class ChallengeStore {
   // Throws opsis::InvalidArgument("owner", ...) for a bad owner id, or ("challenge", ...) when
   // the owner already holds max_open_per_owner open challenges.
   LivenessChallenge issue(const std::string& owner, int64_t now);
+  // The challenge, if it could be redeemed now (nothing changes); throws ChallengeError as
+  // redeem does. For checks that run before the challenge is spent.
+  LivenessChallenge check(const std::string& challenge_id, const std::string& owner, int64_t now);
   // Marks the challenge used and returns it; throws ChallengeError saying why not. Atomic: of
   // two redemptions of one challenge, exactly one succeeds.
   LivenessChallenge redeem(const std::string& challenge_id, const std::string& owner, int64_t now);

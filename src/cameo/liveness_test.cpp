@@ -43,6 +43,19 @@ TEST(Liveness, IssuesRandomShortLivedChallenges) {
   EXPECT_NE(c.instructions().find("turn your head to the"), std::string::npos);
 }
 
+TEST(Liveness, CheckingAChallengeDoesNotSpendIt) {
+  Database db(":memory:");
+  ChallengeStore store(db);
+  const auto c = store.issue("alice", 1000);
+  EXPECT_EQ(store.check(c.id, "alice", 1001).phrase(), c.phrase());
+  EXPECT_EQ(store.check(c.id, "alice", 1002).used_at, 0);
+  EXPECT_EQ(code_of([&] { store.check(c.id, "mallory", 1001); }), "challenge_not_owner");
+  EXPECT_EQ(code_of([&] { store.check("chal_nope", "alice", 1001); }), "challenge_not_found");
+  EXPECT_EQ(code_of([&] { store.check(c.id, "alice", 1300); }), "challenge_expired");
+  store.redeem(c.id, "alice", 1003);
+  EXPECT_EQ(code_of([&] { store.check(c.id, "alice", 1004); }), "challenge_used");
+}
+
 TEST(Liveness, AChallengeIsRedeemedOnceByItsOwnerBeforeItExpires) {
   Database db(":memory:");
   ChallengeStore store(db);
@@ -66,9 +79,12 @@ TEST(Liveness, LimitsOpenChallengesAndPrunesExpiredOnes) {
   try {
     store.issue("alice", 100);
     FAIL();
-  } catch (const InvalidArgument& e) {
-    EXPECT_EQ(e.field(), "challenge");
+  } catch (const TooManyChallenges& e) {
+    // A rate limit, not a bad request: the server answers 429 with Retry-After.
+    EXPECT_EQ(e.code(), "too_many_challenges");
+    EXPECT_EQ(e.retry_after_seconds(), 60) << "until the oldest open one expires";
   }
+  EXPECT_EQ(code_of([&] { store.issue("alice", 130); }), "too_many_challenges");
   EXPECT_NO_THROW(store.issue("bob", 100));
   EXPECT_NO_THROW(store.issue("alice", 161)) << "expired ones do not count";
   EXPECT_EQ(store.prune(161), 4);

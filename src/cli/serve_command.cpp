@@ -44,6 +44,12 @@ void add_serve_command(CLI::App& app) {
   serve->add_option("--policy-rules", config->policy_rules,
                     "A policy rules file (JSON, as src/policy/rules.json) instead of the built-in rules")
       ->check(CLI::ExistingFile);
+  serve->add_option("--cameo-checks", config->cameo_checks,
+                    "How cameo enrollment recordings are checked: full (the phrase heard, one face turning as asked), "
+                    "studio (the phrase heard, the picture moving: studio-world characters, for development and tests), "
+                    "off (no check of the content: synthetic cameras in tests; never for a deployment)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"full", "studio", "off"}));
   serve->add_flag("!--no-remote-images", config->image_fetch.enabled,
                   "Do not fetch input_reference.image_url over HTTPS (data: URLs and /v1/files still work)");
   serve->callback([config, retention_hours, body_mib, image_mib] {

@@ -243,11 +243,21 @@ double psnr_db(const Image& a, const Image& b) {
   return mse <= 0 ? 99.0 : 10 * std::log10(255.0 * 255.0 / mse);
 }
 
-EvalReport evaluate(engine::Backend& backend, const EvalOptions& o, const Progress* progress) {
-  validate(o);
+EvalReport evaluate(engine::Backend& backend, const EvalOptions& options, const Progress* progress) {
+  validate(options);
+  // What the model cannot be asked is not measured (and said so in the report).
+  EvalOptions o = options;
+  EvalReport report;
+  if (!backend.capabilities().image_conditioning && o.image_clips > 0) {
+    o.image_clips = 0;
+    report.not_measured.push_back("image-to-video: the model takes no first-frame image");
+  }
+  if (!backend.capabilities().identity_conditioning && o.cameo_clips > 0) {
+    o.cameo_clips = 0;
+    report.not_measured.push_back("cameo: the model takes no identity portrait");
+  }
   const auto start = std::chrono::steady_clock::now();
   const Probes probes = Probes::load(o.probes);
-  EvalReport report;
   auto meta_int = [&](const char* key) {
     const auto it = probes.metadata.find(key);
     return it == probes.metadata.end() ? 0 : std::atoi(it->second.c_str());
@@ -694,6 +704,7 @@ std::string EvalReport::table() const {
                   image_clips);
     out += line;
   }
+  for (const std::string& what : not_measured) out += "not measured: " + what + "\n";
   auto yes = [](bool v) { return v ? "met" : "NOT met"; };
   if (!character_probes.empty()) {
     out += "\ncharacter probes (studio clips with a character)\n";
@@ -825,6 +836,7 @@ std::string EvalReport::json() const {
                                     {"generated_accuracy", a.generated_accuracy}};
   j["image_to_video_psnr_db"] = image_clips ? nlohmann::json(image_to_video_psnr_db) : nlohmann::json(nullptr);
   j["image_clips"] = image_clips;
+  j["not_measured"] = not_measured;
   j["train_clips"] = train_clips;
   j["test_clips"] = test_clips;
   j["steps"] = steps;

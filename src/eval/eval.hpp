@@ -128,6 +128,7 @@ struct PromptResult {
 };
 
 struct EvalReport {
+  std::vector<std::string> not_measured;  // parts the model cannot be asked (no image input, no identity)
   std::vector<AttributeScore> attributes;
   std::vector<PromptResult> prompts;
   int train_clips = 0, test_clips = 0, steps = 0;  // train_clips: what trained the shipped probes

@@ -1,4 +1,5 @@
 #include "media/mp4.hpp"
+#include "media/mp4_limited.hpp"
 
 #include <cstring>
 
@@ -528,17 +529,26 @@ class RgbConverter {
  public:
   // expected_frames: the container's frame count, to allocate once (growing a buffer of
   // hundreds of MB by doubling spent half the read time in page faults and copies).
-  explicit RgbConverter(int64_t expected_frames) : expected_frames_(expected_frames) {}
+  // max_side > 0: frames are scaled down (aspect kept, even sides) so neither side exceeds it,
+  // and a stream that changes size mid-way is scaled to its first frame's output size.
+  explicit RgbConverter(int64_t expected_frames, int max_side = 0) : expected_frames_(expected_frames), max_side_(max_side) {}
 
   void append(const AVFrame* frame, Video& video) {
     if (video.width == 0) {
       video.width = frame->width;
       video.height = frame->height;
+      if (max_side_ > 0 && std::max(frame->width, frame->height) > max_side_) {
+        const double scale = double(max_side_) / std::max(frame->width, frame->height);
+        video.width = std::max(2, int(std::lround(frame->width * scale / 2)) * 2);
+        video.height = std::max(2, int(std::lround(frame->height * scale / 2)) * 2);
+      }
+      first_width_ = frame->width;
+      first_height_ = frame->height;
       if (expected_frames_ > 0 && expected_frames_ < 1'000'000) {
         video.rgb.reserve(size_t(expected_frames_) * video.frame_bytes());
       }
     }
-    if (frame->width != video.width || frame->height != video.height) {
+    if (max_side_ <= 0 && (frame->width != first_width_ || frame->height != first_height_)) {
       throw InvalidArgument("video", "the video changes size mid-stream (" +
                                          std::to_string(video.width) + "x" +
                                          std::to_string(video.height) + " to " +
@@ -572,6 +582,8 @@ class RgbConverter {
 
  private:
   int64_t expected_frames_;
+  int max_side_ = 0;
+  int first_width_ = 0, first_height_ = 0;
   SwsPtr sws_;
   std::vector<uint8_t> scratch_;
 };
@@ -628,7 +640,9 @@ class PcmConverter {
 
 }  // namespace
 
-Mp4Contents read_mp4(const std::string& path, int audio_sample_rate, int threads) {
+namespace {
+Mp4Contents read_video_file(const std::string& path, int audio_sample_rate, int threads, const Mp4ReadLimits& limits,
+                            bool* truncated) {
   if (audio_sample_rate < 0) {
     throw InvalidArgument("audio_sample_rate", "audio sample rate must be 0 (keep) or positive");
   }
@@ -678,7 +692,8 @@ Mp4Contents read_mp4(const std::string& path, int audio_sample_rate, int threads
   if (expected_frames <= 0 && format->duration > 0) {
     expected_frames = int64_t(double(format->duration) / AV_TIME_BASE * av_q2d(rate)) + 2;
   }
-  RgbConverter rgb(expected_frames);
+  if (limits.max_frames > 0 && expected_frames > limits.max_frames) expected_frames = limits.max_frames;
+  RgbConverter rgb(expected_frames, limits.max_side);
   PcmConverter pcm(audio_sample_rate);
   auto on_video = [&](const AVFrame* f) { rgb.append(f, contents.video); };
   auto on_audio = [&](const AVFrame* f) { pcm.append(f, contents.audio); };
@@ -687,6 +702,11 @@ Mp4Contents read_mp4(const std::string& path, int audio_sample_rate, int threads
     const int rc = av_read_frame(format.get(), packet.get());
     if (rc == AVERROR_EOF) break;
     check_av(rc, "cannot read " + path);
+    if (limits.max_frames > 0 && contents.video.frame_count() >= limits.max_frames) {
+      if (truncated) *truncated = true;
+      av_packet_unref(packet.get());
+      break;
+    }
     if (packet->stream_index == video_index) {
       video_decoder.decode(packet.get(), on_video);
     } else if (audio_decoder && packet->stream_index == audio_index) {
@@ -716,6 +736,17 @@ Mp4Contents read_mp4(const std::string& path, int audio_sample_rate, int threads
     contents.audio.sample_rate = audio_sample_rate > 0 ? audio_sample_rate : 48000;
   }
   return contents;
+}
+
+}  // namespace
+
+Mp4Contents read_mp4(const std::string& path, int audio_sample_rate, int threads) {
+  return read_video_file(path, audio_sample_rate, threads, {}, nullptr);
+}
+
+Mp4Contents read_mp4_limited(const std::string& path, int audio_sample_rate, const Mp4ReadLimits& limits, bool* truncated) {
+  if (truncated) *truncated = false;
+  return read_video_file(path, audio_sample_rate, 0, limits, truncated);
 }
 
 }  // namespace opsis::media

@@ -1,4 +1,5 @@
 #include "media/mp4.hpp"
+#include "media/mp4_limited.hpp"
 
 #include <gtest/gtest.h>
 
@@ -146,6 +147,24 @@ std::vector<std::string> top_level_boxes(const std::string& path) {
   }
   EXPECT_EQ(offset, file_size) << "boxes do not tile the file";
   return boxes;
+}
+
+TEST_F(Mp4Test, LimitedReadScalesFramesDownAndStopsEarly) {
+  const std::string path = file("limited.mp4");
+  write_mp4(path, moving_square(640, 360, 48), sine(2.0, 48000, 1, 440.0));
+  bool truncated = true;
+  const Mp4Contents small = read_mp4_limited(path, 16000, {320, 0}, &truncated);
+  EXPECT_FALSE(truncated);
+  EXPECT_EQ(small.video.width, 320);
+  EXPECT_EQ(small.video.height, 180);
+  EXPECT_EQ(small.video.frame_count(), 48);
+  EXPECT_NEAR(small.audio.seconds(), 2.0, 0.01);
+  const Mp4Contents cut = read_mp4_limited(path, 16000, {0, 24}, &truncated);
+  EXPECT_TRUE(truncated);
+  EXPECT_EQ(cut.video.width, 640);
+  EXPECT_GE(cut.video.frame_count(), 24);
+  EXPECT_LT(cut.video.frame_count(), 48);
+  EXPECT_NEAR(cut.duration, 2.0, 1e-6) << "the container's duration, not the frames read";
 }
 
 TEST_F(Mp4Test, RoundTripKeepsFramesDurationPixelsAndSound) {

@@ -1,7 +1,8 @@
 #pragma once
 // The built-in models by name or weights file: "opsis-mini" (the first, pixel-patch model),
-// "opsis-mini-2" (autoencoder latents + joint generator), or a path to a weights file whose
-// metadata says which of the two it is. Torch-free header.
+// "opsis-mini-2" (autoencoder latents + joint generator), "opsis-mini-2-structured" (scene-state
+// flow + learned layered renderer + sound from states), or a path to a weights file whose
+// metadata says which it is. Torch-free header.
 #include <memory>
 #include <string>
 

@@ -394,7 +394,10 @@ void read_assertions(const ClaimCheck& check, const std::string& label, std::spa
       if (const Value* version = data.find("modelVersion"); version && !text_or_empty(version).empty())
         report.model += " " + version->as_text();
       if (const Value* cameos = data.find("cameos"); cameos && cameos->is_array())
-        for (const Value& c : cameos->as_array()) report.cameo_handles.push_back(text_or_empty(c.find("handle")));
+        for (const Value& c : cameos->as_array()) {
+          report.cameo_handles.push_back(text_or_empty(c.find("handle")));
+          report.cameo_ids.push_back(text_or_empty(c.find("id")));
+        }
     }
   }
   // Name the ingredients an action refers to by their titles.
@@ -663,9 +666,11 @@ Bytes sign_mp4(const Bytes& original, const ManifestInfo& info, const SigningCre
   if (!info.model_version.empty()) generation.set("modelVersion", info.model_version);
   if (!info.creator.empty()) generation.set("creator", info.creator);
   Value cameos = Value::array();
-  for (const std::string& handle : info.cameo_handles) {
+  // Each cameo used: its @handle and registry id, never its reference media.
+  for (size_t i = 0; i < info.cameo_handles.size(); ++i) {
     Value cameo = Value::map();
-    cameo.set("handle", handle);
+    cameo.set("handle", info.cameo_handles[i]);
+    if (i < info.cameo_ids.size() && !info.cameo_ids[i].empty()) cameo.set("id", info.cameo_ids[i]);
     cameo.set("likenessEmbedded", false);
     cameos.push(std::move(cameo));
   }
@@ -786,6 +791,7 @@ nlohmann::json ManifestReport::to_json() const {
   j["creator"] = creator;
   j["model"] = model;
   j["cameos"] = cameo_handles;
+  j["cameo_ids"] = cameo_ids;
   j["training_mining"] = training_mining;
   j["manifest_count"] = manifest_count;
   json action_list = json::array();

@@ -50,6 +50,7 @@ struct ManifestInfo {
   std::optional<ParentVideo> remix_of;
   std::optional<InputImage> input_image;
   std::vector<std::string> cameo_handles;  // cameos used, recorded without their images
+  std::vector<std::string> cameo_ids;      // their registry ids, in the same order (missing or empty: not recorded)
   bool allow_ai_training = false;    // cawg.training-mining: all four uses follow this flag
 };
 
@@ -99,6 +100,7 @@ struct ManifestReport {
   std::string creator;
   std::string model;
   std::vector<std::string> cameo_handles;
+  std::vector<std::string> cameo_ids;  // beside cameo_handles; "" where an entry names no id
   std::string training_mining;       // "notAllowed", "allowed", "constrained", "mixed" or empty
   std::vector<ActionInfo> actions;
   std::vector<IngredientInfo> ingredients;

@@ -218,6 +218,7 @@ class C2paSigningTest : public ScratchFolderTest {
     i.creator = "@ada";
     i.when = "2026-11-22T05:00:00Z";
     i.cameo_handles = {"@ada", "@bob"};
+    i.cameo_ids = {"cameo_0123456789abcdef01234567", ""};
     return i;
   }
   static bool has_failure(const ManifestReport& r, const std::string& code) {
@@ -254,6 +255,7 @@ TEST_F(C2paSigningTest, SignsAnMp4AndReadsItBack) {
   EXPECT_EQ(untrusted.creator, "@ada");
   EXPECT_EQ(untrusted.model, "opsis-mini 1");
   EXPECT_EQ(untrusted.cameo_handles, (std::vector<std::string>{"@ada", "@bob"}));
+  EXPECT_EQ(untrusted.cameo_ids, (std::vector<std::string>{"cameo_0123456789abcdef01234567", ""}));
   EXPECT_EQ(untrusted.training_mining, "notAllowed");
   ASSERT_EQ(untrusted.actions.size(), 1u);
   EXPECT_EQ(untrusted.actions[0].action, "c2pa.created");

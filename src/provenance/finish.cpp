@@ -128,6 +128,7 @@ FinishResult finish_video(Video& video, Audio& audio, const fs::path& output, co
   info.remix_of = request.remix_of;
   info.input_image = request.input_image;
   info.cameo_handles = request.cameo_handles;
+  info.cameo_ids = request.cameo_ids;
   info.allow_ai_training = request.allow_ai_training;
 
   const fs::path temporary = output.string() + ".unsigned-" + std::to_string(::getpid()) + ".mp4";

@@ -50,6 +50,7 @@ struct FinishRequest {
   std::optional<ParentVideo> remix_of;     // remix or extension source
   std::optional<InputImage> input_image;   // image-to-video first frame
   std::vector<std::string> cameo_handles;
+  std::vector<std::string> cameo_ids;      // beside cameo_handles (the registry's ids), or empty
   bool visible_watermark = false;
   bool audio_watermark = true;             // when the track is non-empty
   bool allow_ai_training = false;

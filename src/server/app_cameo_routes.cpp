@@ -5,9 +5,10 @@
 // recording (getUserMedia's MediaRecorder WebM or an uploaded MP4/WebM) sent with it; the
 // challenge is redeemed (once, before it expires), the recording kept as the cameo's
 // reference media, and the cameo activated (only_me until its owner says otherwise). The
-// recording's content is not checked against the challenge here (no speech or head-pose
-// recogniser exists in opsis yet): the challenge proves freshness, not identity. The
-// operations are CameoService's (cameos.cpp), shared with /v1/cameos (cameo_routes.cpp).
+// recording is checked against the challenge (the phrase heard, one face turning as asked:
+// src/cameo/recording_check.hpp, as `opsis serve --cameo-checks` says) before the cameo is
+// made. The operations are CameoService's (cameos.cpp), shared with /v1/cameos
+// (cameo_routes.cpp).
 #include <nlohmann/json.hpp>
 
 #include "cameo/liveness.hpp"
@@ -125,7 +126,7 @@ void add_app_cameo_routes(const AppApi& api) {
 
   api.post("/app/api/cameos/challenge", [&s](const std::optional<std::string>& user, const httplib::Request&, httplib::Response&) {
     const std::string me = AppApi::signed_in(user);
-    const cameo::LivenessChallenge c = s.cameo_service->issue_challenge(me);
+    const cameo::LivenessChallenge c = cameo_api_call([&] { return s.cameo_service->issue_challenge(me); }, false);
     return json{{"id", c.id}, {"instructions", c.instructions()}, {"phrase", c.phrase()}, {"head_turn", cameo::name(c.head_turn)},
                 {"expires_at", c.expires_at}};
   });

@@ -148,7 +148,12 @@ class App {
   App(const AppRegistrar& routes, const AppServices& services)
       : routes_(routes), s_(services), social_(cameo::database_path(services.data_dir)) {}
 
+  // A video deleted by any path (the Videos API, a cameo's owner, a moderator, expiry) takes
+  // its post down with it.
+  ~App() { s_.videos.set_on_deleted(nullptr); }
+
   void install() {
+    s_.videos.set_on_deleted([this](const std::string& video_id) { social_.unpublish(video_id); });
     // Pages: one shell, routed in the browser (web/app.js) by its path.
     auto shell = [this](const httplib::Request&, httplib::Response& res) {
       const auto page = read_web_file("index.html");

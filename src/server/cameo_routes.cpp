@@ -67,13 +67,20 @@ json video_json(const store::VideoRecord& v) {
   return out;
 }
 
-// The enrollment recording: an MP4 of 3 to 10 seconds, at most 24 MiB. Checked before
-// anything is stored or the challenge spent.
+bool is_webm(const std::string& bytes) {
+  return bytes.size() > 4 && static_cast<unsigned char>(bytes[0]) == 0x1A && static_cast<unsigned char>(bytes[1]) == 0x45 &&
+         static_cast<unsigned char>(bytes[2]) == 0xDF && static_cast<unsigned char>(bytes[3]) == 0xA3;
+}
+
+// The enrollment recording: an MP4 of 3 to 10 seconds, or a WebM (a browser's MediaRecorder;
+// its length is read when it is decoded), at most 24 MiB. Checked before anything is stored or
+// the challenge spent; its content is CameoService::enroll's (cameo::RecordingChecker).
 void check_recording(const std::string& mp4) {
   if (mp4.empty()) throw InvalidArgument("video", "the uploaded recording is empty");
   if (mp4.size() > kMaxRecordingBytes)
     throw ApiError(413, "invalid_request_error", "recording_too_large",
                    "the recording is " + std::to_string(mp4.size() >> 20) + " MiB; at most 24 MiB is accepted", "video");
+  if (is_webm(mp4)) return;
   const Mp4Summary summary = probe_mp4(mp4);  // InvalidArgument("video") for anything but an MP4 with video
   if (summary.seconds < kMinRecordingSeconds - 0.05 || summary.seconds > kMaxRecordingSeconds + 0.05) {
     char text[160];
@@ -86,7 +93,7 @@ void check_recording(const std::string& mp4) {
 
 void add_cameo_routes(const RouteRegistrar& routes, CameoService& cameos) {
   routes.post("/v1/cameos/challenges", [&cameos](const httplib::Request&, httplib::Response& res, const Caller& caller) {
-    const cameo::LivenessChallenge c = cameos.issue_challenge(caller.user);
+    const cameo::LivenessChallenge c = api_call([&] { return cameos.issue_challenge(caller.user); });
     res.set_content(json{{"id", c.id},
                          {"object", "cameo.challenge"},
                          {"phrase", c.phrase()},
@@ -100,7 +107,7 @@ void add_cameo_routes(const RouteRegistrar& routes, CameoService& cameos) {
 
   routes.post("/v1/cameos", [&cameos](const httplib::Request& req, httplib::Response& res, const Caller& caller) {
     if (!req.is_multipart_form_data())
-      throw InvalidArgument("video", "enroll a cameo as multipart/form-data with the fields 'video' (an MP4 recording), "
+      throw InvalidArgument("video", "enroll a cameo as multipart/form-data with the fields 'video' (an MP4 or WebM recording), "
                                      "'handle', 'kind' (person or character) and 'challenge_id'");
     const Body body(req);
     Enrollment enrollment;

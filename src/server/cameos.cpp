@@ -98,21 +98,24 @@ void PolicyGate::admit(const Caller& caller, const std::string& prompt, const st
 
 std::optional<std::pair<std::string, std::string>> PolicyGate::recheck(const std::string& video_id, const std::string& requester,
                                                                        const std::string& prompt,
-                                                                       const std::vector<std::string>& cameo_ids) {
+                                                                       const std::vector<std::string>& cameo_ids,
+                                                                       std::vector<std::pair<std::string, std::string>>* used) {
   const std::string prefix = "refused before generation (the policy was checked again): ";
   const policy::PolicyDecision decision = decide(requester, prompt, cameo_ids, "worker");
   if (!decision.allowed) return std::make_pair(decision.code, prefix + decision.message);
   if (decision.cameos.empty()) return std::nullopt;
-  std::vector<std::string> used;
-  for (const auto& c : decision.cameos) used.push_back(c.id);
+  std::vector<std::string> ids;
+  for (const auto& c : decision.cameos) ids.push_back(c.id);
   try {
     auto connection = cameos_.lease();
-    connection->registry.record_video_use(video_id, requester, used);  // checks may_use again, in its transaction
+    connection->registry.record_video_use(video_id, requester, ids);  // checks may_use again, in its transaction
   } catch (const cameo::CameoForbidden& e) {
     return std::make_pair(e.code(), prefix + e.what());
   } catch (const cameo::CameoNotFound& e) {
     return std::make_pair(std::string("cameo_not_found"), prefix + e.what());
   }
+  if (used)
+    for (const auto& c : decision.cameos) used->emplace_back("@" + c.handle, c.id);
   return std::nullopt;
 }
 
@@ -188,8 +191,14 @@ bool job_uses(const JobRequest& request, const cameo::Cameo& c) {
 }  // namespace
 
 CameoService::CameoService(CameoConnections& cameos, store::MetadataStore& store, store::BlobStore& blobs, VideoService& videos,
-                           JobRunner& runner, std::string data_dir)
-    : cameos_(cameos), store_(store), blobs_(blobs), videos_(videos), runner_(runner), data_dir_(std::move(data_dir)) {}
+                           JobRunner& runner, std::string data_dir, cameo::RecordingChecker& recordings)
+    : cameos_(cameos),
+      store_(store),
+      blobs_(blobs),
+      videos_(videos),
+      runner_(runner),
+      data_dir_(std::move(data_dir)),
+      recordings_(recordings) {}
 
 cameo::LivenessChallenge CameoService::issue_challenge(const std::string& owner) {
   auto connection = cameos_.lease();
@@ -206,11 +215,27 @@ cameo::Cameo CameoService::enroll(const Enrollment& enrollment) {
   wanted.permission = cameo::Permission::only_me;
   if (enrollment.recording.empty()) throw InvalidArgument("video", "the recording is empty");
   if (enrollment.challenge_id.empty()) throw InvalidArgument("challenge_id", "missing required parameter: 'challenge_id'");
+  cameo::LivenessChallenge challenge;
   {
     // Checked before the challenge is spent, so a taken handle can be retried.
     auto connection = cameos_.lease();
     if (!connection->registry.handle_available(wanted.handle))
       throw InvalidArgument("handle", "the cameo handle @" + wanted.handle + " is taken");
+    challenge = cameo::ChallengeStore(connection->db).check(enrollment.challenge_id, enrollment.owner, unix_now());
+  }
+  // The recording against the challenge, outside any transaction (it takes a second or two).
+  try {
+    recordings_.check(enrollment.recording, wanted.kind, challenge);
+  } catch (const cameo::RecordingRefused& refused) {
+    if (refused.spends_challenge()) {
+      try {
+        auto connection = cameos_.lease();
+        cameo::ChallengeStore(connection->db).redeem(enrollment.challenge_id, enrollment.owner, unix_now());
+      } catch (const cameo::ChallengeError&) {
+        // Spent or expired meanwhile: spent either way.
+      }
+    }
+    throw;
   }
   const std::string blob = blobs_.put(std::vector<uint8_t>(enrollment.recording.begin(), enrollment.recording.end()));
   try {

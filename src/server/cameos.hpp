@@ -14,6 +14,7 @@
 
 #include "cameo/ledger.hpp"
 #include "cameo/liveness.hpp"
+#include "cameo/recording_check.hpp"
 #include "cameo/registry.hpp"
 #include "policy/policy.hpp"
 #include "server/api_error.hpp"
@@ -72,10 +73,12 @@ class PolicyGate {
   // At admission: throws ApiError (the decision's http_status, code, param, message) when refused.
   void admit(const Caller& caller, const std::string& prompt, const std::vector<std::string>& cameo_ids);
   // At the worker: the refusal's (code, message), or nothing when the job may run; when it
-  // may, each cameo it uses is recorded in the consent ledger as used in `video_id`.
+  // may, each cameo it uses is recorded in the consent ledger as used in `video_id`, and
+  // (when `used` is given) listed there as (@handle, cameo id) for the video's C2PA manifest.
   std::optional<std::pair<std::string, std::string>> recheck(const std::string& video_id, const std::string& requester,
                                                              const std::string& prompt,
-                                                             const std::vector<std::string>& cameo_ids);
+                                                             const std::vector<std::string>& cameo_ids,
+                                                             std::vector<std::pair<std::string, std::string>>* used = nullptr);
 
   const policy::Policy& policy() const { return policy_; }
 
@@ -112,7 +115,7 @@ struct Enrollment {
   std::string display_name;  // empty: the handle
   cameo::CameoKind kind = cameo::CameoKind::person;
   std::string challenge_id;
-  std::string recording;     // the recording's bytes, already checked for format and size
+  std::string recording;     // the recording's bytes (MP4 or WebM), already checked for size
 };
 
 // The cameo operations both the Videos API (/v1/cameos, cameo_routes.cpp) and the app's cameo
@@ -122,12 +125,17 @@ struct Enrollment {
 class CameoService {
  public:
   CameoService(CameoConnections& cameos, store::MetadataStore& store, store::BlobStore& blobs, VideoService& videos,
-               JobRunner& runner, std::string data_dir);
+               JobRunner& runner, std::string data_dir, cameo::RecordingChecker& recordings);
 
   cameo::LivenessChallenge issue_challenge(const std::string& owner);
-  // Checks the handle (free, valid) before the challenge is spent; redeems the challenge, keeps
-  // the recording and creates the active cameo (only_me) in one transaction. Throws
-  // InvalidArgument / cameo::ChallengeError, with nothing stored.
+  // Checks the handle (free, valid) and the challenge (answerable) before anything is spent;
+  // then the recording against the challenge (cameo::RecordingChecker: the phrase heard, one
+  // face turning as asked, for a person). A recording refused for what it shows or says spends
+  // the challenge (so one challenge cannot be retried until something passes; the person asks
+  // for a new one) and throws cameo::RecordingRefused; one that cannot be read leaves it open.
+  // Then redeems the challenge, keeps the recording and creates the active cameo (only_me) in
+  // one transaction. Throws InvalidArgument / cameo::ChallengeError / cameo::RecordingRefused,
+  // with no cameo and no blob stored.
   cameo::Cameo enroll(const Enrollment& enrollment);
 
   std::vector<cameo::Cameo> mine(const std::string& owner);
@@ -162,6 +170,7 @@ class CameoService {
   VideoService& videos_;
   JobRunner& runner_;
   std::string data_dir_;
+  cameo::RecordingChecker& recordings_;
 };
 
 // Runs `f`, turning the registry's and the challenges' exceptions into the API's errors.
@@ -176,10 +185,17 @@ auto cameo_api_call(F&& f, bool missing_challenge_is_404) -> decltype(f()) {
   } catch (const cameo::CameoForbidden& e) {
     if (e.code() == "cameo_not_owner") throw not_found("no such cameo");
     throw ApiError(403, "invalid_request_error", e.code(), e.what());
+  } catch (const cameo::TooManyChallenges& e) {
+    // A rate limit, answered as the Videos API answers its own (videos.cpp): 429, Retry-After.
+    ApiError error(429, "rate_limit_error", "rate_limit_exceeded", e.what());
+    error.retry_after_seconds = int(e.retry_after_seconds());
+    throw error;
   } catch (const cameo::ChallengeError& e) {
     const bool missing = e.code() == "challenge_not_found" || e.code() == "challenge_not_owner";
     throw ApiError(missing && missing_challenge_is_404 ? 404 : 400, "invalid_request_error", e.code(), e.what(),
                    "challenge_id");
+  } catch (const cameo::RecordingRefused& e) {
+    throw ApiError(400, "invalid_request_error", e.code(), e.what(), "video");
   }
 }
 

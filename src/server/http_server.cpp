@@ -24,6 +24,7 @@
 #include "server/api_error.hpp"
 #include "server/api_keys.hpp"
 #include "server/byte_ranges.hpp"
+#include "cameo/recording_check.hpp"
 #include "server/cameos.hpp"
 #include "server/encoding.hpp"
 #include "server/files.hpp"
@@ -292,6 +293,7 @@ class HttpApi {
         EditVideo edit;
         edit.prompt = body.required({"prompt"}, "prompt");
         edit.video = source_video(body, "edit");
+        edit.characters = body.character_ids();
         send_video(res, videos_.edit(caller, edit));
       });
     });
@@ -302,6 +304,7 @@ class HttpApi {
         extend.prompt = body.required({"prompt"}, "prompt");
         extend.seconds = body.required({"seconds"}, "seconds");
         extend.video = source_video(body, "extend");
+        extend.characters = body.character_ids();
         send_video(res, videos_.extend(caller, extend));
       });
     });
@@ -318,7 +321,8 @@ class HttpApi {
     server.Post(R"(/v1/videos/([^/]+)/remix)", [this](const httplib::Request& req, httplib::Response& res) {
       with_caller(req, res, [&](const Caller& caller) {
         const Body body(req);
-        send_video(res, videos_.remix(caller, req.matches[1], body.required({"prompt"}, "prompt")));
+        const std::string prompt = body.required({"prompt"}, "prompt");
+        send_video(res, videos_.remix(caller, req.matches[1], prompt, body.character_ids()));
       });
     });
     get(server, R"(/v1/videos/([^/]+)/content)", [this](const httplib::Request& req, httplib::Response& res) {
@@ -686,6 +690,8 @@ void run_server(const ServerConfig& config) {
   // The cameo registry and consent ledger live in the same SQLite file as the metadata store;
   // the policy's decisions are logged (one JSON line each, no prompts) in the data directory.
   CameoConnections cameos(cameo::database_path(config.data_dir));
+  cameo::RecordingChecker recording_checker(cameo::recording_checks_from_name(config.cameo_checks));
+  recording_checker.preload();  // IoError now when pocketsphinx-en-us or opencv-data is missing
   PolicyGate policy(config.policy_rules.empty() ? policy::Policy::built_in() : policy::Policy::load(config.policy_rules),
                     cameos, std::make_unique<policy::JsonLinesDecisionLog>(fs::path(config.data_dir) / "policy-decisions.jsonl"));
   auto models = make_default_registry(config.default_model);
@@ -700,8 +706,9 @@ void run_server(const ServerConfig& config) {
   runner_options.scratch_folder = (fs::path(config.data_dir) / "scratch").string();
   runner_options.provenance_dir = config.data_dir;
   runner_options.visible_watermark = config.visible_watermark;
-  runner_options.recheck = [&policy](const store::VideoRecord& video, const JobRequest& request) {
-    return policy.recheck(video.id, video.user, request.step.prompt, request.cameo_ids);
+  runner_options.recheck = [&policy](const store::VideoRecord& video, const JobRequest& request,
+                                     RunnerOptions::CameoUses& cameos_used) {
+    return policy.recheck(video.id, video.user, request.scene_text(), request.cameo_ids, &cameos_used);
   };
   JobRunner runner(*store, *blobs, *models, runner_options, &metrics, [&webhooks](const store::VideoRecord& video) {
     if (webhooks)
@@ -728,7 +735,7 @@ void run_server(const ServerConfig& config) {
   http.set_keep_alive_max_count(1000);
   HttpApi api(config, *store, *blobs, *models, videos, files, characters, runner, metrics);
   api.install(http);
-  CameoService cameo_service(cameos, *store, *blobs, videos, runner, config.data_dir);
+  CameoService cameo_service(cameos, *store, *blobs, videos, runner, config.data_dir, recording_checker);
   add_cameo_routes(api.api_registrar(http), cameo_service);
   const auto app = add_app_routes(api.app_registrar(http),
                                   AppServices{videos, *store, cameos, *models, *blobs, config.data_dir, &cameo_service});

@@ -31,6 +31,10 @@ struct ServerConfig {
   bool access_log = true;
   bool visible_watermark = false;  // the moving opsis + @user mark on API outputs
   std::string policy_rules;        // a deployment's policy rules file; empty = the built-in rules
+  // How cameo enrollment recordings are checked (src/cameo/recording_check.hpp): "full" (speech
+  // and faces), "studio" (speech and movement: studio-world characters, for development and
+  // tests) or "off" (no check of the content: synthetic cameras in tests). Checked at start-up.
+  std::string cameo_checks = "full";
   ImageFetchOptions image_fetch;   // input_reference.image_url over HTTPS (max_bytes follows limits)
   Limits limits;
 };

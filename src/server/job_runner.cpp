@@ -111,6 +111,15 @@ JobRequest JobRequest::from_json(const std::string& text) {
   return r;
 }
 
+std::string JobRequest::scene_text() const {
+  std::string text;
+  for (const PromptStep& s : full_history()) {
+    if (!text.empty()) text += '\n';
+    text += s.prompt;
+  }
+  return text;
+}
+
 std::vector<PromptStep> JobRequest::full_history() const {
   std::vector<PromptStep> all = history;
   all.push_back(step);
@@ -263,8 +272,9 @@ void JobRunner::run_job(store::VideoRecord video) {
   std::vector<std::string> written;
   try {
     const JobRequest request = JobRequest::from_json(video.request_json);
+    RunnerOptions::CameoUses cameos_used;
     if (options_.recheck)
-      if (auto refusal = options_.recheck(video, request)) throw Refused{refusal->first, refusal->second};
+      if (auto refusal = options_.recheck(video, request, cameos_used)) throw Refused{refusal->first, refusal->second};
     GenerationRequest generation;
     generation.model = request.model;
     generation.prompt = request.step.prompt;
@@ -279,6 +289,10 @@ void JobRunner::run_job(store::VideoRecord video) {
     finishing.creator = video.user;
     finishing.model_name = request.model;
     finishing.visible_watermark = options_.visible_watermark || request.visible_watermark;
+    for (const auto& [handle, cameo_id] : cameos_used) {
+      finishing.cameo_handles.push_back(handle);
+      finishing.cameo_ids.push_back(cameo_id);
+    }
     if (!request.input_reference_blob.empty()) {
       if (const auto image_path = blobs_.local_path(request.input_reference_blob))
         finishing.input_image = provenance::InputImage{*image_path, "input_reference", image_media_type(*image_path)};

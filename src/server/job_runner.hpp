@@ -47,6 +47,9 @@ struct JobRequest {
   static JobRequest from_json(const std::string& text);
   // This video's whole history: the source's steps then its own.
   std::vector<PromptStep> full_history() const;
+  // Every prompt that shapes this video, one per line: what the policy must allow, the
+  // source's @handles included (a remix shows the source's cameos).
+  std::string scene_text() const;
 };
 
 struct RunnerOptions {
@@ -63,7 +66,12 @@ struct RunnerOptions {
   int worker_nice = 10;
   // The policy's second look, just before generation (permissions may have changed while the
   // job was queued): a refusal's (code, message) fails the job with that error. Empty: none.
-  std::function<std::optional<std::pair<std::string, std::string>>(const store::VideoRecord&, const JobRequest&)> recheck;
+  // When the job may run, it fills `cameos_used` with the (@handle, cameo id) of each cameo the
+  // job uses: the C2PA manifest records them (never their reference media).
+  using CameoUses = std::vector<std::pair<std::string, std::string>>;
+  std::function<std::optional<std::pair<std::string, std::string>>(const store::VideoRecord&, const JobRequest&,
+                                                                    CameoUses& cameos_used)>
+      recheck;
 };
 
 class JobRunner {

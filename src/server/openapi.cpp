@@ -134,9 +134,15 @@ std::string openapi_document() {
                              {"content", {{"video/mp4", json::object()}, {"image/webp", json::object()}, {"image/jpeg", json::object()}}}}},
                     {"206", {{"description", "The requested byte range (Content-Range), or several as multipart/byteranges"}}},
                     {"416", {{"description", "The Range selects nothing within the file, or is malformed (Content-Range: bytes */length)"}}}})}};
+  // characters: [{id}] on remix, edit and extend as on create (the same checks).
+  const json characters = create_body()["content"]["application/json"]["schema"]["properties"]["characters"];
+  json remix_body;
+  remix_body["required"] = true;
+  remix_body["content"]["application/json"]["schema"] = {
+      {"type", "object"}, {"required", {"prompt"}}, {"properties", {{"prompt", {{"type", "string"}}}, {"characters", characters}}}};
   paths["/v1/videos/{video_id}/remix"]["post"] = {
       {"operationId", "remixVideo"}, {"security", bearer}, {"parameters", {id_parameter()}},
-      {"requestBody", {{"required", true}, {"content", {{"application/json", {{"schema", {{"type", "object"}, {"required", {"prompt"}}, {"properties", {{"prompt", {{"type", "string"}}}}}}}}}}}}},
+      {"requestBody", remix_body},
       {"responses", with_errors({{"200", polled_response}})}};
   // Edits and extensions: `video` as {id} of a completed video, or an uploaded MP4 (multipart).
   const json video_source = {{"oneOf", {{{"type", "object"}, {"required", {"id"}}, {"properties", {{"id", {{"type", "string"}}}}}},
@@ -149,12 +155,12 @@ std::string openapi_document() {
       {"operationId", "editVideo"}, {"security", bearer},
       {"description", "A new video from the source's model, size and length with a new prompt. From {id}: remixed_from_video_id names "
                       "the source. From an upload: the default model, starting from the upload's first frame."},
-      {"requestBody", source_body({{"prompt", {{"type", "string"}}}, {"video", video_source}}, {"video", "prompt"})},
+      {"requestBody", source_body({{"prompt", {{"type", "string"}}}, {"video", video_source}, {"characters", characters}}, {"video", "prompt"})},
       {"responses", with_errors({{"200", polled_response}})}};
   paths["/v1/videos/extensions"]["post"] = {
       {"operationId", "extendVideo"}, {"security", bearer},
       {"description", "The source's frames and sound, then `seconds` more; the response's seconds is the stitched total."},
-      {"requestBody", source_body({{"prompt", {{"type", "string"}}}, {"seconds", {{"type", "string"}}}, {"video", video_source}},
+      {"requestBody", source_body({{"prompt", {{"type", "string"}}}, {"seconds", {{"type", "string"}}}, {"video", video_source}, {"characters", characters}},
                                   {"video", "prompt", "seconds"})},
       {"responses", with_errors({{"200", polled_response}})}};
   const json file_id = {{"name", "file_id"}, {"in", "path"}, {"required", true}, {"schema", {{"type", "string"}}}};
@@ -199,11 +205,16 @@ std::string openapi_document() {
       {"operationId", "createCameoChallenge"}, {"security", bearer},
       {"description", "A one-time liveness challenge for the caller: a phrase to say and a head turn (left, right, up, down), "
                       "valid a few minutes: {id, object: cameo.challenge, phrase, head_turn, instructions, created_at, expires_at}"},
-      {"responses", with_errors({{"200", {{"description", "The challenge"}}}})}};
+      {"responses", with_errors({{"200", {{"description", "The challenge"}}},
+                                 {"429", {{"description", "Already 5 open challenges (rate_limit_error, rate_limit_exceeded; Retry-After)"}}}})}};
   paths["/v1/cameos"]["post"] = {
       {"operationId", "enrollCameo"}, {"security", bearer},
-      {"description", "Enrolls a cameo from a 3-10 s MP4 recording (at most 24 MiB) answering an unexpired, unused challenge of the "
-                      "caller's; the challenge is spent only when the cameo is made. Active and only_me."},
+      {"description", "Enrolls a cameo from a 3-10 s MP4 or WebM recording with sound (at most 24 MiB) answering an unexpired, "
+                      "unused challenge of the caller's. A person's recording must say the challenge's phrase and show one face "
+                      "turning the asked way (errors recording_no_speech_match, recording_no_face, recording_several_faces, "
+                      "recording_no_head_turn, recording_face_changed, recording_still_image, recording_no_sound, "
+                      "recording_duration, recording_unreadable; param video); a refusal for what the recording shows or says "
+                      "spends the challenge, one for a file that cannot be read does not. Active and only_me."},
       {"requestBody", {{"required", true}, {"content", {{"multipart/form-data", {{"schema", {{"type", "object"}, {"required", {"video", "handle", "challenge_id"}},
           {"properties", {{"video", {{"type", "string"}, {"format", "binary"}}}, {"handle", {{"type", "string"}}}, {"name", {{"type", "string"}}},
                           {"kind", {{"enum", {"person", "character"}}}}, {"challenge_id", {{"type", "string"}}}}}}}}}}}}},

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 #include "core/error.hpp"
 #include "media/image_io.hpp"
@@ -223,6 +224,14 @@ void VideoService::delete_with_blobs(const store::VideoRecord& video) {
   }
   for (const auto& key : {video.video_blob, video.thumbnail_blob, video.spritesheet_blob, input_image, uploaded_source})
     if (!key.empty() && store_.blob_references(key) == 0 && !(blob_held_ && blob_held_(key))) blobs_.remove(key);
+  if (on_deleted_) {
+    try {
+      on_deleted_(video.id);
+    } catch (const std::exception& e) {
+      // The video is gone; a post left behind names a missing video and shows nothing.
+      std::fprintf(stderr, "opsis serve: video %s deleted, but its app post was not: %s\n", video.id.c_str(), e.what());
+    }
+  }
 }
 
 void VideoService::remove(const Caller& caller, const std::string& id) { delete_with_blobs(owned(caller, id)); }
@@ -235,8 +244,16 @@ store::VideoRecord VideoService::finished_source(const Caller& caller, const std
   return source;
 }
 
+// The cameos a derived video uses: its source's explicit ones, then the newly named ones.
+static std::vector<std::string> inherited_cameos(const JobRequest& source, const std::vector<std::string>& named) {
+  std::vector<std::string> ids = source.cameo_ids;
+  for (const auto& id : named)
+    if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
+  return ids;
+}
+
 store::VideoRecord VideoService::remix_of(const Caller& caller, const store::VideoRecord& source, const std::string& prompt,
-                                          bool visible_watermark) {
+                                          bool visible_watermark, const std::vector<std::string>& cameo_ids) {
   const JobRequest from = JobRequest::from_json(source.request_json);
   JobRequest request;
   request.model = from.model;  // what made the source, even if its alias now means another model
@@ -247,6 +264,10 @@ store::VideoRecord VideoService::remix_of(const Caller& caller, const store::Vid
   request.seed = from.seed;  // the same world, changed only as the prompt says
   request.source_id = source.id;
   request.visible_watermark = visible_watermark;
+  // The source's scene comes along, its cameos with it: this caller must be allowed them now
+  // (and the worker checks the whole scene again before generating).
+  request.cameo_ids = inherited_cameos(from, cameo_ids);
+  screen(caller, request.scene_text(), request.cameo_ids);
   store::VideoRecord video;
   video.model = source.model;
   video.prompt = prompt;
@@ -256,9 +277,10 @@ store::VideoRecord VideoService::remix_of(const Caller& caller, const store::Vid
   return queue(caller, std::move(video), request);
 }
 
-store::VideoRecord VideoService::remix(const Caller& caller, const std::string& id, const std::string& prompt) {
-  screen(caller, prompt);
-  return remix_of(caller, finished_source(caller, id, "video_id"), prompt);
+store::VideoRecord VideoService::remix(const Caller& caller, const std::string& id, const std::string& prompt,
+                                       const std::vector<std::string>& characters) {
+  screen(caller, prompt, characters);
+  return remix_of(caller, finished_source(caller, id, "video_id"), prompt, false, characters);
 }
 
 store::VideoRecord VideoService::remix_shared(const Caller& caller, const std::string& id, const std::string& prompt,
@@ -292,10 +314,10 @@ VideoService::Upload VideoService::accept_upload(const std::string& bytes) {
 }
 
 store::VideoRecord VideoService::edit(const Caller& caller, const EditVideo& in) {
-  screen(caller, in.prompt);
+  screen(caller, in.prompt, in.characters);
   if (!in.video.upload) {
     if (in.video.id.empty()) throw InvalidArgument("video", "name the video to edit: video: {id: \"video_...\"}, or upload an MP4");
-    return remix_of(caller, finished_source(caller, in.video.id, "video"), in.prompt);
+    return remix_of(caller, finished_source(caller, in.video.id, "video"), in.prompt, false, in.characters);
   }
   const Upload upload = accept_upload(*in.video.upload);
   JobRequest request;
@@ -305,6 +327,7 @@ store::VideoRecord VideoService::edit(const Caller& caller, const EditVideo& in)
   request.height = upload.height;
   request.seed = random_seed();
   request.source_blob = upload.blob;
+  request.cameo_ids = in.characters;
   store::VideoRecord video;
   video.model = "sora-2";
   video.prompt = in.prompt;
@@ -314,8 +337,9 @@ store::VideoRecord VideoService::edit(const Caller& caller, const EditVideo& in)
 }
 
 store::VideoRecord VideoService::extend(const Caller& caller, const ExtendVideo& in) {
-  screen(caller, in.prompt);
+  screen(caller, in.prompt, in.characters);
   JobRequest request;
+  request.cameo_ids = in.characters;
   store::VideoRecord video;
   int source_seconds = 0;
   if (in.video.upload) {
@@ -341,6 +365,7 @@ store::VideoRecord VideoService::extend(const Caller& caller, const ExtendVideo&
     request.height = from.height;
     request.seed = from.seed;
     request.source_id = source.id;
+    request.cameo_ids = inherited_cameos(from, in.characters);
     source_seconds = std::stoi(source.seconds);
     video.model = source.model;
     video.size = source.size;
@@ -352,6 +377,7 @@ store::VideoRecord VideoService::extend(const Caller& caller, const ExtendVideo&
     throw InvalidArgument("seconds", "the extended video would last " + std::to_string(total) + " s; at most " +
                                          std::to_string(kMaxTotalSeconds) + " s in all");
   request.step = {PromptStep::Use::Extend, in.prompt, added};
+  if (!request.history.empty()) screen(caller, request.scene_text(), request.cameo_ids);  // the source's cameos come along
   video.prompt = in.prompt;
   video.seconds = std::to_string(total);  // the stitched total, as the API reports it
   return queue(caller, std::move(video), request);

@@ -55,12 +55,14 @@ struct SourceVideo {
 struct EditVideo {
   SourceVideo video;
   std::string prompt;
+  std::vector<std::string> characters;  // as CreateVideo's: checked by the same policy gate
 };
 
 struct ExtendVideo {
   SourceVideo video;
   std::string prompt;
   std::string seconds;  // required: the seconds added
+  std::vector<std::string> characters;  // as CreateVideo's: checked by the same policy gate
 };
 
 struct Content {
@@ -77,7 +79,10 @@ class VideoService {
   store::VideoRecord retrieve(const Caller& caller, const std::string& id);
   store::ListPage list(const Caller& caller, const store::ListQuery& query);
   void remove(const Caller& caller, const std::string& id);
-  store::VideoRecord remix(const Caller& caller, const std::string& id, const std::string& prompt);
+  // `characters`: cameo ids from `characters: [{"id"}]`, checked (with the prompt's @handles)
+  // by the admission check exactly as on create, and recorded on the job for the worker.
+  store::VideoRecord remix(const Caller& caller, const std::string& id, const std::string& prompt,
+                           const std::vector<std::string>& characters = {});
   // The app's remix: as remix, but the source may be another user's video that `shared` says
   // the caller may remix (a published clip); otherwise "not found". Marked visibly.
   store::VideoRecord remix_shared(const Caller& caller, const std::string& id, const std::string& prompt,
@@ -101,6 +106,10 @@ class VideoService {
   // blob: such a blob is kept when a video with the same bytes is deleted.
   using BlobHeld = std::function<bool(const std::string& blob_key)>;
   void set_blob_held(BlobHeld held) { blob_held_ = std::move(held); }
+  // Called with the id of every video deleted, whichever path deleted it (its owner, a
+  // cameo's owner, a moderator, expiry): the app takes its post, likes and comments down.
+  using Deleted = std::function<void(const std::string& video_id)>;
+  void set_on_deleted(Deleted deleted) { on_deleted_ = std::move(deleted); }
 
  private:
   // Concurrency and rate limits, with `lock` on rate_mutex_ held: throws 429.
@@ -111,7 +120,7 @@ class VideoService {
   store::VideoRecord owned(const Caller& caller, const std::string& id);
   store::VideoRecord finished_source(const Caller& caller, const std::string& id, const std::string& param);
   store::VideoRecord remix_of(const Caller& caller, const store::VideoRecord& source, const std::string& prompt,
-                              bool visible_watermark = false);
+                              bool visible_watermark = false, const std::vector<std::string>& cameo_ids = {});
   // An uploaded MP4 checked against the default model (size, whole seconds), then stored.
   struct Upload {
     std::string model;  // canonical
@@ -130,6 +139,7 @@ class VideoService {
   Limits limits_;
   AdmissionCheck admission_check_;
   BlobHeld blob_held_;
+  Deleted on_deleted_;
   std::mutex rate_mutex_;
   std::map<std::string, std::deque<std::chrono::steady_clock::time_point>> recent_by_key_;
   std::map<std::string, int> inserting_by_user_;  // admitted creates whose insert has not returned

@@ -614,6 +614,10 @@ FrameRenderer::FrameRenderer(const SceneSpec& spec, uint64_t seed, int width, in
 FrameRenderer::~FrameRenderer() { delete impl_; }
 
 void FrameRenderer::draw(const FrameState& state, uint8_t* rgb_out, std::vector<EntityTruth>* truth) const {
+  draw(state, rgb_out, truth, DrawParts{});
+}
+
+void FrameRenderer::draw(const FrameState& state, uint8_t* rgb_out, std::vector<EntityTruth>* truth, const DrawParts& parts) const {
   const Impl& m = *impl_;
   const int W = m.width, H = m.height;
   if (state.camera.shot < 0 || state.camera.shot >= int(m.spec.shots.size()))
@@ -631,12 +635,19 @@ void FrameRenderer::draw(const FrameState& state, uint8_t* rgb_out, std::vector<
     if (e.present && !(std::isfinite(e.x) && std::isfinite(e.y) && std::isfinite(e.z) && std::isfinite(e.angle)))
       throw InvalidArgument("entities", "entity " + std::to_string(i) + " has a position or angle that is not a finite number");
   }
-  const Lens lens = m.spec.shots[size_t(state.camera.shot)].lens;
+  if (parts.only_entity >= int(m.entities.size()) || parts.only_entity < -2)
+    throw InvalidArgument("only_entity", "no entity " + std::to_string(parts.only_entity) + " in a scene of " +
+                                             std::to_string(m.entities.size()));
+  const Lens lens = parts.lens ? m.spec.shots[size_t(state.camera.shot)].lens : Lens::Standard;
   const View view(state.camera, W, H);
   const Look& look = m.scenery.look();
   Canvas canvas{rgb_out, W, H, nullptr};
   std::vector<Light> lights;
-  m.scenery.draw_background(view, state.time, canvas, lights);
+  if (parts.background) {
+    m.scenery.draw_background(view, state.time, canvas, lights);
+  } else {
+    for (size_t k = 0; k < size_t(W) * H; ++k) std::copy(parts.fill, parts.fill + 3, rgb_out + k * 3);
+  }
 
   // Painter's order: props and entities far to near.
   struct Item {
@@ -645,7 +656,7 @@ void FrameRenderer::draw(const FrameState& state, uint8_t* rgb_out, std::vector<
   };
   std::vector<Item> items;
   items.reserve(size_t(m.scenery.prop_count()) + m.entities.size());
-  for (int i = 0; i < m.scenery.prop_count(); ++i) {
+  for (int i = 0; parts.background && i < m.scenery.prop_count(); ++i) {
     const float d = m.scenery.prop_depth(view, i);
     if (d > 0.3f) items.push_back({d, -1 - i});
   }
@@ -654,7 +665,8 @@ void FrameRenderer::draw(const FrameState& state, uint8_t* rgb_out, std::vector<
     const EntityPose& pose = state.entities[i];
     const Projected p = project(view.pose, pose.x, pose.y, pose.z, W, H);
     entity_depth[i] = p.depth;
-    if (pose.present && p.in_front) items.push_back({p.depth, int(i)});
+    const bool wanted = parts.only_entity == -1 || parts.only_entity == int(i);
+    if (wanted && pose.present && p.in_front) items.push_back({p.depth, int(i)});
   }
   std::stable_sort(items.begin(), items.end(), [](const Item& a, const Item& b) { return a.depth > b.depth; });
 
@@ -683,7 +695,8 @@ void FrameRenderer::draw(const FrameState& state, uint8_t* rgb_out, std::vector<
     const float above = flier ? pose.y - 0.5f * e.geo.height : pose.y;
     const float half_w = e.is_character ? 0.28f : e.object.kind == ObjectKind::Car ? 0.55f * e.geo.width : 0.5f * e.geo.width;
     const float stretch = look.golden ? (e.is_character ? 4.0f : 2.2f) : 1.0f;
-    draw_shadow(canvas, view, pose.x, pose.z, half_w, std::max(0.0f, above), look.night ? 0.3f : 0.42f, stretch);
+    if (parts.shadows)
+      draw_shadow(canvas, view, pose.x, pose.z, half_w, std::max(0.0f, above), look.night ? 0.3f : 0.42f, stretch);
     canvas.record = &boxes[i];
     if (e.is_character) {
       mouths[i] = draw_character(canvas, e, pose, p);
@@ -699,7 +712,7 @@ void FrameRenderer::draw(const FrameState& state, uint8_t* rgb_out, std::vector<
     canvas.record = nullptr;
   }
 
-  if (look.rain) draw_rain(canvas, m.seed, state.time, look);
+  if (look.rain && parts.weather) draw_rain(canvas, m.seed, state.time, look);
 
   int bar = 0;
   if (lens == Lens::Anamorphic) {

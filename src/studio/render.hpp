@@ -20,6 +20,18 @@ struct EntityTruth {
   float world_x = 0, world_y = 0, world_z = 0;  // where it is in the world, metres (EntityPose x, y, z)
 };
 
+// Which parts of a frame draw() paints: everything by default. Layered learned renderers
+// (src/models/mini2/layered_renderer.hpp) are trained on the parts apart: the setting alone,
+// and each entity alone over black and over white (which gives its coverage).
+struct DrawParts {
+  bool background = true;  // sky, terrain and props; else the frame is filled with `fill`
+  int only_entity = -1;    // >= 0: that entity alone; -1: every entity; -2: none
+  bool shadows = true;     // entities' ground shadows
+  bool weather = true;     // rain streaks
+  bool lens = true;        // 85mm background blur, anamorphic bars and flares, wide vignette
+  uint8_t fill[3] = {0, 0, 0};
+};
+
 class FrameRenderer {
  public:
   // Precomputes what does not change per frame (palette, background layers, textures).
@@ -30,6 +42,7 @@ class FrameRenderer {
 
   // rgb: [height, width, 3]. truth (optional) receives one EntityTruth per entity.
   void draw(const FrameState& state, uint8_t* rgb, std::vector<EntityTruth>* truth) const;
+  void draw(const FrameState& state, uint8_t* rgb, std::vector<EntityTruth>* truth, const DrawParts& parts) const;
 
  private:
   struct Impl;

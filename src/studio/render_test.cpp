@@ -212,6 +212,54 @@ TEST(FrameRenderer, RejectsFramesThatDoNotMatchTheScene) {
   EXPECT_THROW(FrameRenderer(too_many, 1, 64, 64), InvalidArgument);
 }
 
+// The parts a layered renderer is trained on: the setting without entities is the frame
+// with every entity absent; one entity alone over black and over white differs only where it
+// is drawn, inside its truth box, and the two agree where it covers the picture fully.
+TEST(FrameRenderer, DrawsThePartsApart) {
+  SceneSpec spec = make_scene(Setting::Beach, TimeOfDay::Day, Weather::Rain);
+  spec.objects = {{ObjectKind::Ball, Color::Red, Size::Large}, {ObjectKind::Box, Color::Blue, Size::Large}};
+  const FrameRenderer r(spec, 5, 128, 72);
+  const FrameState st = state_for(spec, wide_camera());
+  DrawParts setting_only;
+  setting_only.only_entity = -2, setting_only.shadows = false, setting_only.weather = false;
+  std::vector<uint8_t> setting(128 * 72 * 3), absent(128 * 72 * 3);
+  r.draw(st, setting.data(), nullptr, setting_only);
+  FrameState none = st;
+  for (auto& e : none.entities) e.present = false;
+  DrawParts dry;
+  dry.weather = false;
+  r.draw(none, absent.data(), nullptr, dry);
+  EXPECT_EQ(setting, absent);
+  std::vector<uint8_t> full(128 * 72 * 3);
+  r.draw(st, full.data(), nullptr);
+  EXPECT_NE(full, absent) << "rain and the entities are drawn by default";
+
+  std::vector<EntityTruth> truth;
+  render(r, st, 128, 72, &truth);
+  ASSERT_TRUE(truth[1].visible);
+  DrawParts alone;
+  alone.background = false, alone.only_entity = 1, alone.shadows = false, alone.weather = false, alone.lens = false;
+  std::vector<uint8_t> on_black(128 * 72 * 3), on_white(128 * 72 * 3);
+  r.draw(st, on_black.data(), nullptr, alone);
+  std::fill(alone.fill, alone.fill + 3, uint8_t(255));
+  r.draw(st, on_white.data(), nullptr, alone);
+  int covered = 0;
+  for (int y = 0; y < 72; ++y)
+    for (int x = 0; x < 128; ++x) {
+      const size_t k = (size_t(y) * 128 + size_t(x)) * 3;
+      const bool inside = float(x) + 1 >= truth[1].x0 && float(x) <= truth[1].x1 && float(y) + 1 >= truth[1].y0 && float(y) <= truth[1].y1;
+      const bool differs = on_black[k] != on_white[k] || on_black[k + 1] != on_white[k + 1] || on_black[k + 2] != on_white[k + 2];
+      if (!inside) {
+        ASSERT_EQ(on_black[k], 0) << x << "," << y;
+        ASSERT_EQ(on_white[k], 255) << x << "," << y;
+      } else if (!differs) {
+        ++covered;
+      }
+    }
+  EXPECT_GT(covered, 10) << "the box covers pixels fully";
+  EXPECT_THROW(r.draw(st, on_black.data(), nullptr, DrawParts{true, 2}), InvalidArgument);
+}
+
 TEST(FrameRenderer, EachObjectColourIsFoundInsideItsTruthBox) {
   for (TimeOfDay tod : {TimeOfDay::Day, TimeOfDay::GoldenHour, TimeOfDay::Night})
     for (ObjectKind kind : {ObjectKind::Ball, ObjectKind::Box, ObjectKind::Balloon, ObjectKind::Car})

@@ -29,7 +29,7 @@ Clip render_clip(const SceneSpec& spec, const RenderOptions& options, const Prog
   validate_options(options);
 
   const Timeline timeline = simulate(spec, options.seed, options.fps, options.sample_rate);
-  const FrameRenderer renderer(spec, options.seed, options.width, options.height);
+  const FrameRenderer renderer(spec, options.scenery_seed.value_or(options.seed), options.width, options.height);
 
   Clip clip;
   clip.video.width = options.width;

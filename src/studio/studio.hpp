@@ -2,6 +2,7 @@
 // The studio world's front door: a spec and a seed in, a clip (frames + sound + ground
 // truth) out.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,7 +22,13 @@ struct RenderOptions {
   uint64_t seed = 0;
   bool audio = true;
   bool speech = true;  // false: the sound without the characters' spoken lines (the truth keeps their phonemes)
+  // The picture's own seed (scenery layout, clouds, stars, rain); unset: `seed`. Learned
+  // renderers that must predict the background use one layout per setting: fixed_scenery_seed.
+  std::optional<uint64_t> scenery_seed = std::nullopt;
 };
+
+// The scenery seed of a setting's one fixed layout (see RenderOptions::scenery_seed).
+inline uint64_t fixed_scenery_seed(Setting setting) { return 0x5CE9E0000ull + uint64_t(setting); }
 
 struct FrameTruth {
   int index = 0;

@@ -216,6 +216,50 @@ test('create accepts characters: [{id}] the requester may use, and records the u
   assert.deepEqual(await allVideoIds(other), videosBefore);
 });
 
+test('remix, edit and extend honour characters: [{id}] and @handles with create\'s checks', async () => {
+  assert.ok(rex, 'the first test made a character');
+  const handle = JSON.parse(cameosOf('cara')).find((c) => c.id === rex.id).handle;
+  const mine = await waitFor(other, (await other.videos.create({ prompt: 'A green cube spins', ...small })).id);
+  assert.equal(mine.status, 'completed', JSON.stringify(mine.error));
+  const videosBefore = await allVideoIds(other);
+  const blobsBefore = blobFiles();
+  // otto may not use cara's only_me character: 403 on characters, before anything is stored.
+  await assert.rejects(other.videos.remix(mine.id, { prompt: 'The cube turns blue', characters: [{ id: rex.id }] }),
+    rejectsWith(403, 'characters'));
+  // ... nor name it by @handle in a remix's prompt.
+  await assert.rejects(other.videos.remix(mine.id, { prompt: `The cube turns blue as @${handle.replace(/^@/, '')} watches` }),
+    (e) => e instanceof OpenAI.APIError && e.status === 403 && typeof e.code === 'string');
+  // A malformed list is a 400 on characters, as on create.
+  await assert.rejects(other.videos.remix(mine.id, { prompt: 'The cube turns blue', characters: { id: rex.id } }),
+    rejectsWith(400, 'characters'));
+  // Edit and extend (by id and with an upload) refuse it the same way.
+  const send = (route, body) => fetch(`${server.baseURL}${route}`, {
+    method: 'POST', body: JSON.stringify(body), headers: { authorization: `Bearer ${otherKey}`, 'content-type': 'application/json' },
+  });
+  for (const [route, body] of [['/videos/edits', { video: { id: mine.id }, prompt: 'The cube turns blue' }],
+    ['/videos/extensions', { video: { id: mine.id }, prompt: 'The cube keeps spinning', seconds: '1' }]]) {
+    const refused = await send(route, { ...body, characters: [{ id: rex.id }] });
+    assert.equal(refused.status, 403, `${route}: ${await refused.clone().text()}`);
+    assert.equal((await refused.json()).error.param, 'characters', route);
+  }
+  const uploadForm = new FormData();
+  uploadForm.append('prompt', 'The ball turns blue');
+  uploadForm.append('characters[0][id]', rex.id);
+  uploadForm.append('video', new Blob([mp4], { type: 'video/mp4' }), 'clip.mp4');
+  const uploaded = await fetch(`${server.baseURL}/videos/edits`, { method: 'POST', body: uploadForm, headers: { authorization: `Bearer ${otherKey}` } });
+  assert.equal(uploaded.status, 403, await uploaded.clone().text());
+  // Nothing refused left a job, a row or a file.
+  assert.deepEqual(await allVideoIds(other), videosBefore);
+  assert.deepEqual(blobFiles(), blobsBefore);
+
+  // The owner's remix with the character is made, and recorded as a use of it.
+  const remix = await waitFor(client, (await client.videos.remix(source.id, { prompt: 'The ball turns blue', characters: [{ id: rex.id }] })).id);
+  assert.equal(remix.status, 'completed', JSON.stringify(remix.error));
+  assert.equal(remix.remixed_from_video_id, source.id);
+  const uses = execFileSync(opsisBinary(), ['cameo', 'videos', rex.id, '--user', 'cara', '--data-dir', dataDir], { encoding: 'utf8' });
+  assert.match(uses, new RegExp(remix.id));
+});
+
 test('revoking a character while a job that uses it is queued fails that job at the worker', async () => {
   const character = await client.videos.createCharacter({ name: 'Momo the Cat', video: await upload() });
   const blocker = await client.videos.create({ prompt: 'A black box spins slowly', model: 'opsis-studio', seconds: '4', size: '640x360' });
@@ -249,6 +293,8 @@ test('the OpenAPI document lists the characters routes and create\'s characters 
   assert.ok(openapi.paths['/v1/videos/characters/{character_id}'].get);
   assert.deepEqual(openapi.components.schemas.VideoCharacter.required.sort(), ['created_at', 'id', 'name']);
   assert.ok(openapi.paths['/v1/videos'].post.requestBody.content['application/json'].schema.properties.characters);
+  for (const route of ['/v1/videos/{video_id}/remix', '/v1/videos/edits', '/v1/videos/extensions'])
+    assert.equal(openapi.paths[route].post.requestBody.content['application/json'].schema.properties.characters.type, 'array', route);
 });
 
 test('deleting a video with the same bytes as a character keeps the character\'s reference media', async () => {

@@ -1,0 +1,129 @@
+// The structured variant's scene-state flow: states encode and decode back to the poses the
+// studio simulated (impacts on their frames), the conditions say shots and speech, and the
+// flow learns one scene.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "core/error.hpp"
+#include "models/mini2/state_flow.hpp"
+#include "studio/dialogue.hpp"
+
+namespace opsis::mini2 {
+namespace {
+
+studio::SceneSpec bouncing_ball_and_talker() {
+  studio::SceneSpec spec;
+  spec.setting = studio::Setting::Beach;
+  spec.objects.push_back({studio::ObjectKind::Ball, studio::Color::Red, studio::Size::Large, studio::Motion::Bounces});
+  studio::CharacterSpec sam;
+  sam.action = studio::Action::Talks;
+  sam.line = "what a day";
+  spec.characters.push_back(sam);
+  spec.shots = {studio::ShotSpec{studio::CameraMove::PanLeft, studio::CameraSpeed::Slow, studio::Framing::Wide, studio::Lens::Standard, 2.0},
+                studio::ShotSpec{studio::CameraMove::DollyIn, studio::CameraSpeed::Fast, studio::Framing::Medium, studio::Lens::Wide, 2.0}};
+  return spec;
+}
+
+float wrap(float a) { return std::remainder(a, 2 * 3.14159265f); }
+
+TEST(StateFlow, StatesDecodeToTheSimulatedPosesAndImpacts) {
+  const studio::SceneSpec spec = bouncing_ball_and_talker();
+  const studio::Timeline timeline = studio::simulate(spec, 5, kStateFps, 16000);
+  ASSERT_EQ(timeline.frames.size(), 48u);
+  const auto states = encode_states(spec, timeline.frames, timeline.events);
+  ASSERT_EQ(states.size(), size_t(48 * kStateDims));
+  const DecodedStates d = decode_states(spec, states.data(), 48, kStateFps);
+  ASSERT_EQ(d.frames.size(), 48u);
+  for (size_t f = 0; f < 48; ++f) {
+    const auto &a = timeline.frames[f], &b = d.frames[f];
+    EXPECT_NEAR(a.camera.x, b.camera.x, 1e-4);
+    EXPECT_NEAR(a.camera.z, b.camera.z, 1e-4);
+    EXPECT_NEAR(a.camera.yaw, b.camera.yaw, 1e-5);
+    EXPECT_NEAR(a.camera.focal, b.camera.focal, 1e-4);
+    EXPECT_EQ(a.camera.shot, b.camera.shot) << f;
+    for (size_t e = 0; e < 2; ++e) {
+      EXPECT_NEAR(a.entities[e].x, b.entities[e].x, 1e-4);
+      EXPECT_NEAR(a.entities[e].y, b.entities[e].y, 1e-4);
+      EXPECT_NEAR(wrap(a.entities[e].angle - b.entities[e].angle), 0, 1e-4);
+      EXPECT_EQ(a.entities[e].present, b.entities[e].present);
+      EXPECT_NEAR(a.entities[e].mouth_open, b.entities[e].mouth_open, 1e-5);
+      if (e == 1) {
+        EXPECT_EQ(a.entities[e].viseme, b.entities[e].viseme);
+      }
+    }
+  }
+  // Every impact of the ball is found again within one state frame.
+  int impacts = 0;
+  for (const auto& ev : timeline.events) {
+    if (ev.kind != studio::EventKind::Impact || ev.entity != 0) continue;
+    ++impacts;
+    bool found = false;
+    for (const auto& got : d.impacts) found |= got.entity == 0 && std::abs(got.time - ev.time) <= 1.0 / kStateFps;
+    EXPECT_TRUE(found) << "impact at " << ev.time;
+  }
+  EXPECT_GT(impacts, 1);
+  EXPECT_EQ(d.impacts.front().material, "rubber");
+  // At 24 frames a second the decoded clip has the spec's length.
+  EXPECT_EQ(decode_states(spec, states.data(), 48, 24).frames.size(), 96u);
+  // Only the slots of things in the scene count.
+  const auto mask = state_mask(spec);
+  EXPECT_EQ(std::count(mask.begin(), mask.end(), 1.0f), kCameraStateDims + 2 * kSlotStateDims);
+}
+
+TEST(StateFlow, ConditionsSayTheShotAndWhoSpeaks) {
+  const studio::SceneSpec spec = bouncing_ball_and_talker();
+  std::vector<engine::PhonemeCue> cues{{"w", 0.5, 0.2, studio::viseme_of("w"), 0.3f}};
+  const auto c = frame_condition(spec, 48, cues);
+  ASSERT_EQ(c.size(), size_t(48 * kFrameConditionDims));
+  auto at = [&](int frame, int k) { return c[size_t(frame) * kFrameConditionDims + size_t(k)]; };
+  EXPECT_EQ(at(0, int(studio::CameraMove::PanLeft)), 1);
+  EXPECT_EQ(at(30, int(studio::CameraMove::DollyIn)), 1);
+  EXPECT_EQ(at(24, 10 + 2 + 3 + 4 + 1), 1) << "the cut at 2 s";
+  EXPECT_EQ(at(23, 10 + 2 + 3 + 4 + 1), 0);
+  const int speaking = 10 + 2 + 3 + 4 + 2;
+  EXPECT_EQ(at(7, speaking), 1) << "0.58 s is inside the phoneme";
+  EXPECT_EQ(at(2, speaking), 0);
+  EXPECT_EQ(at(7, speaking + 7), 0) << "the second character slot is silent";
+  const auto s = static_condition(spec);
+  EXPECT_EQ(s[size_t(studio::Setting::Beach)], 1);
+  studio::SceneSpec crowded = spec;
+  crowded.objects.resize(5);
+  EXPECT_THROW(state_mask(crowded), InvalidArgument);
+}
+
+TEST(StateFlow, LearnsOneScene) {
+  torch::manual_seed(1);
+  const studio::SceneSpec spec = bouncing_ball_and_talker();
+  const studio::Timeline timeline = studio::simulate(spec, 5, kStateFps, 16000);
+  const auto states = encode_states(spec, timeline.frames, timeline.events);
+  const auto x0 = torch::from_blob(const_cast<float*>(states.data()), {1, 48, kStateDims}).clone().expand({4, 48, kStateDims});
+  auto statics_v = static_condition(spec);
+  auto frames_v = frame_condition(spec, 48, {});
+  const auto statics = torch::from_blob(statics_v.data(), {1, kStaticConditionDims}).clone().expand({4, kStaticConditionDims});
+  const auto per_frame = torch::from_blob(frames_v.data(), {1, 48, kFrameConditionDims}).clone().expand({4, 48, kFrameConditionDims});
+  StateFlow flow(64, 2, 4);
+  torch::optim::Adam optimizer(flow->parameters(), torch::optim::AdamOptions(2e-3));
+  const auto mask = torch::ones({4, 48}, torch::kBool);
+  double first = 0, last = 0;
+  for (int step = 0; step < 60; ++step) {
+    const auto noise = torch::randn_like(x0);
+    const auto t = torch::rand({4});
+    const auto xt = (1 - t.view({4, 1, 1})) * x0 + t.view({4, 1, 1}) * noise;
+    const auto v = flow->forward(xt, t, statics, per_frame, mask);
+    ASSERT_EQ(v.sizes(), x0.sizes());
+    const auto loss = (v - (noise - x0)).pow(2).mean();
+    optimizer.zero_grad();
+    loss.backward();
+    optimizer.step();
+    if (step < 5) first += loss.item<double>() / 5;
+    if (step >= 55) last += loss.item<double>() / 5;
+  }
+  EXPECT_LT(last, 0.6 * first);
+  const auto sampled = sample_states(flow, statics_v, frames_v, 48, 4, 7);
+  EXPECT_EQ(sampled.sizes(), (std::vector<int64_t>{48, kStateDims}));
+  EXPECT_TRUE(torch::equal(sampled, sample_states(flow, statics_v, frames_v, 48, 4, 7))) << "a seed gives one sample";
+}
+
+}  // namespace
+}  // namespace opsis::mini2

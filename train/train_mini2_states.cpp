@@ -1,0 +1,398 @@
+// Trains opsis-mini 2's scene-state flow (the structured variant's motion half,
+// src/models/mini2/state_flow.hpp) on the studio world's simulation alone: random scenes
+// (held-out combinations never drawn) are simulated at 12 states a second, no pixel drawn.
+// --evaluate N samples states for N held-out probe scenes and reads them through the probes,
+// drawn by the studio from the true states, by the studio from the sampled states (the flow's
+// own quality) and, given --renderer, by the learned renderer from the sampled states (the
+// whole structured picture).
+//
+//   opsis-train-mini2-states --out RUNS/mini2-states [--steps N] [--threads 2]
+//   opsis-train-mini2-states --out RUNS/mini2-states --evaluate 40 [--renderer RUNS/mini2-renderer/renderer.safetensors]
+#include <CLI/CLI.hpp>
+#include <torch/torch.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <csignal>
+#include <cstdio>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "core/error.hpp"
+#include "core/safetensors.hpp"
+#include "eval/probe_net.hpp"
+#include "models/mini2/layered_renderer.hpp"
+#include "models/mini2/sound_latent.hpp"
+#include "models/mini2/state_flow.hpp"
+#include "models/mini2/state_sound.hpp"
+#include "models/mini2/structured_backend.hpp"
+#include "models/mini2/weights.hpp"
+#include "studio/dialogue.hpp"
+#include "studio/sound.hpp"
+#include "studio/studio.hpp"
+#include "train/scenes.hpp"
+
+using namespace opsis;
+using namespace opsis::mini2;
+namespace fs = std::filesystem;
+using torch::indexing::Slice;
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+void on_signal(int) { g_stop = true; }
+
+struct Options {
+  std::string out;
+  int threads = 2;
+  int data_threads = 2;
+  int64_t steps = 1000000;
+  int batch = 64;
+  double lr = 5e-4;
+  int checkpoint_every = 200;
+  uint64_t seed = 1;
+  int evaluate = 0;
+  int sample_steps = 24;
+  std::string renderer_path;
+  std::string probes_path = "models/opsis-probes.safetensors";
+  std::string assemble;  // write a structured weights file (with --renderer) and stop
+  std::string init;      // a new run starts from a structured weights file's flow and sound
+};
+
+constexpr int kFrames = 4 * kStateFps;  // 4 s clips
+
+// The phoneme cues of the first and second talking characters, from a timeline's events.
+std::array<std::vector<engine::PhonemeCue>, 2> speaker_cues(const studio::SceneSpec& spec, const std::vector<studio::Event>& events) {
+  std::array<std::vector<engine::PhonemeCue>, 2> cues;
+  std::vector<int> talkers;
+  for (size_t i = 0; i < spec.characters.size(); ++i)
+    if (spec.characters[i].action == studio::Action::Talks) talkers.push_back(int(spec.objects.size() + i));
+  for (const studio::Event& ev : events) {
+    if (ev.kind != studio::EventKind::Phoneme) continue;
+    for (size_t t = 0; t < talkers.size() && t < 2; ++t)
+      if (ev.entity == talkers[t]) {
+        const int viseme = studio::viseme_of(ev.phoneme);
+        cues[t].push_back({ev.phoneme, ev.time, ev.duration, viseme, studio::openness_of(viseme)});
+      }
+  }
+  return cues;
+}
+
+constexpr int kSoundFps = 100;                // 10 ms sound frames
+constexpr int kSoundFrames = 4 * kSoundFps;
+
+struct Example {
+  std::vector<float> states, mask, statics, per_frame;
+  std::vector<float> sound_features, mel;  // [kSoundFrames, kSoundFeatureDims], [kSoundFrames, mels]
+};
+
+const SoundLatent& sound_latent() {
+  static const SoundLatent latent{SoundConfig{}};
+  return latent;
+}
+
+Example make_example(const studio::SceneSpec& spec, uint64_t seed) {
+  const studio::Timeline timeline = studio::simulate(spec, seed, kStateFps, 16000);
+  Example e;
+  std::vector<studio::FrameState> frames(timeline.frames.begin(), timeline.frames.begin() + std::min<size_t>(kFrames, timeline.frames.size()));
+  while (int(frames.size()) < kFrames) frames.push_back(frames.back());
+  e.states = encode_states(spec, frames, timeline.events);
+  e.mask = state_mask(spec);
+  e.statics = static_condition(spec);
+  const auto cues = speaker_cues(spec, timeline.events);
+  e.per_frame = frame_condition(spec, kFrames, cues[0], cues[1]);
+  // The sound, with every impact moved onto its state frame (where the flow flags it and the
+  // picture shows it), without speech (espeak-ng's, mixed in by the pipeline).
+  studio::Timeline snapped = timeline;
+  snapped.speech.clear();
+  for (studio::Event& ev : snapped.events)
+    if (ev.kind == studio::EventKind::Impact) ev.time = std::round(ev.time * kStateFps) / kStateFps;
+  const Audio pcm = studio::synthesize_sound(spec, snapped, seed);
+  const auto mel = sound_latent().analyze(torch::from_blob(const_cast<float*>(pcm.samples.data()), {1, int64_t(pcm.samples.size())}).clone());
+  const auto clipped = mel[0].index({Slice(0, kSoundFrames)}).contiguous();
+  e.mel.assign(clipped.data_ptr<float>(), clipped.data_ptr<float>() + clipped.numel());
+  e.mel.resize(size_t(kSoundFrames) * size_t(SoundConfig{}.mels), clipped.numel() > 0 ? e.mel.back() : 0.0f);
+  const DecodedStates heard = decode_states(spec, e.states.data(), kFrames, kSoundFps);
+  e.sound_features = sound_features(spec, heard.frames, heard.impacts, kSoundFps);
+  e.sound_features.resize(size_t(kSoundFrames) * kSoundFeatureDims, 0.0f);
+  return e;
+}
+
+// Simulation and the studio's sound run on threads of their own (they cost more than a step).
+class ExampleSource {
+ public:
+  ExampleSource(uint64_t seed, int threads) {
+    for (int i = 0; i < threads; ++i) threads_.emplace_back([this, seed, i] { run(seed + 7919 * uint64_t(i)); });
+  }
+  ~ExampleSource() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    changed_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+  std::vector<Example> take(size_t count) {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return ready_.size() >= count || g_stop; });
+    std::vector<Example> out;
+    while (out.size() < count && !ready_.empty()) out.push_back(std::move(ready_.front())), ready_.pop_front();
+    changed_.notify_all();
+    return out;
+  }
+
+ private:
+  void run(uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    while (true) {
+      const studio::SceneSpec spec = train::random_scene(rng, 4.0);
+      Example e = make_example(spec, rng());
+      std::unique_lock lock(mutex_);
+      changed_.wait(lock, [&] { return ready_.size() < 1024 || stopping_; });
+      if (stopping_) return;
+      ready_.push_back(std::move(e));
+      changed_.notify_all();
+    }
+  }
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<Example> ready_;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
+
+torch::Tensor stack(const std::vector<Example>& batch, std::vector<float> Example::*field, std::vector<int64_t> shape) {
+  std::vector<float> all;
+  for (const auto& e : batch) all.insert(all.end(), (e.*field).begin(), (e.*field).end());
+  shape.insert(shape.begin(), int64_t(batch.size()));
+  return torch::from_blob(all.data(), shape).clone();
+}
+
+void save(StateFlow& flow, StateFlow& ema, SoundNet& sound, const std::string& path, int64_t step) {
+  safetensors::File file;
+  file.metadata["opsis.part"] = "mini2-state-flow";
+  file.metadata["opsis.step"] = std::to_string(step);
+  add_tensors(file, *flow, "flow.");
+  add_tensors(file, *ema, "ema.");
+  add_tensors(file, *sound, "sound.");
+  safetensors::write(path + ".partial", file);
+  fs::rename(path + ".partial", path);
+}
+
+int64_t load(StateFlow& flow, StateFlow& ema, SoundNet& sound, const std::string& path) {
+  const safetensors::File file = safetensors::read(path);
+  load_tensors(*flow, file, "flow.");
+  load_tensors(*ema, file, "ema.");
+  if (has_part(file, "sound.")) load_tensors(*sound, file, "sound.");
+  return file.metadata.count("opsis.step") ? std::stoll(file.metadata.at("opsis.step")) : 0;
+}
+
+int train_states(const Options& o) {
+  fs::create_directories(o.out);
+  const std::string path = o.out + "/states.safetensors", optimizer_path = o.out + "/optimizer.pt";
+  StateFlow flow, ema;
+  SoundNet sound;
+  int64_t step = 0;
+  torch::optim::AdamW optimizer(flow->parameters(), torch::optim::AdamWOptions(o.lr).weight_decay(0.01));
+  torch::optim::Adam sound_optimizer(sound->parameters(), torch::optim::AdamOptions(1e-3));
+  if (fs::exists(path)) {
+    step = load(flow, ema, sound, path);
+    if (fs::exists(optimizer_path)) torch::load(optimizer, optimizer_path);
+    std::printf("resuming from %s at step %lld\n", path.c_str(), (long long)step);
+  } else if (!o.init.empty()) {
+    // The shipped weights (EMA flow: both copies start from it), when the run folder was lost.
+    const safetensors::File file = safetensors::read(o.init);
+    load_tensors(*flow, file, "flow.");
+    load_tensors(*ema, file, "flow.");
+    load_tensors(*sound, file, "sound.");
+    step = file.metadata.count("opsis.states_step") ? std::stoll(file.metadata.at("opsis.states_step")) : 0;
+    std::printf("starting from %s at step %lld\n", o.init.c_str(), (long long)step);
+  } else {
+    torch::NoGradGuard no_grad;
+    auto target = ema->parameters();
+    auto source = flow->parameters();
+    for (size_t i = 0; i < target.size(); ++i) target[i].copy_(source[i]);
+  }
+  int64_t parameters = 0;
+  for (const auto& p : flow->parameters()) parameters += p.numel();
+  std::printf("opsis-mini 2 state flow: %lld parameters, %d frames of %d values\n", (long long)parameters, kFrames, kStateDims);
+  std::ofstream curve(o.out + "/loss.tsv", std::ios::app);
+  if (step == 0) curve << "step\tseconds\tloss\tsound_l1\tclips\n";
+  ExampleSource source(o.seed * 1000003 + uint64_t(step), o.data_threads);
+  std::mt19937_64 rng(o.seed + uint64_t(step));
+  const auto started = std::chrono::steady_clock::now();
+  double sum = 0, sum_sound = 0;
+  int window = 0;
+  const int mels = SoundConfig{}.mels;
+  while (!g_stop && step < o.steps) {
+    const auto batch = source.take(size_t(o.batch));
+    if (int(batch.size()) < o.batch) break;
+    const auto x0 = stack(batch, &Example::states, {kFrames, kStateDims});
+    const auto mask = stack(batch, &Example::mask, {1, kStateDims});
+    const auto statics = stack(batch, &Example::statics, {kStaticConditionDims});
+    const auto per_frame = stack(batch, &Example::per_frame, {kFrames, kFrameConditionDims});
+    const auto noise = torch::randn_like(x0);
+    // Noise levels: uniform, with a share near 1 (where the composition is decided).
+    auto t = torch::rand({o.batch});
+    t = torch::where(torch::rand({o.batch}) < 0.2, 1 - 0.1 * torch::rand({o.batch}), t);
+    const auto tt = t.view({o.batch, 1, 1});
+    const auto xt = (1 - tt) * x0 + tt * noise;
+    const auto v = flow->forward(xt, t, statics, per_frame, torch::ones({o.batch, kFrames}, torch::kBool));
+    const auto loss = ((v - (noise - x0)).pow(2) * mask).sum() / (mask.sum() * kFrames);
+    optimizer.zero_grad();
+    loss.backward();
+    torch::nn::utils::clip_grad_norm_(flow->parameters(), 1.0);
+    optimizer.step();
+    {
+      torch::NoGradGuard no_grad;
+      const double decay = std::min(0.999, (1.0 + double(step)) / (10.0 + double(step)));
+      auto target = ema->parameters();
+      auto params = flow->parameters();
+      for (size_t i = 0; i < target.size(); ++i) target[i].mul_(decay).add_(params[i], 1 - decay);
+    }
+    const auto features = stack(batch, &Example::sound_features, {kSoundFrames, kSoundFeatureDims});
+    const auto mel = stack(batch, &Example::mel, {kSoundFrames, mels});
+    const auto sound_loss = (sound->forward(features) - mel).abs().mean();
+    sound_optimizer.zero_grad();
+    sound_loss.backward();
+    sound_optimizer.step();
+    ++step;
+    sum += loss.item<double>(), sum_sound += sound_loss.item<double>(), ++window;
+    if (step % 20 == 0) {
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      std::printf("step %lld  %.0f s  loss %.4f  sound %.4f\n", (long long)step, seconds, sum / window, sum_sound / window);
+      std::fflush(stdout);
+      curve << step << '\t' << seconds << '\t' << sum / window << '\t' << sum_sound / window << '\t' << step * o.batch << '\n';
+      curve.flush();
+      sum = 0, sum_sound = 0, window = 0;
+    }
+    if (step % o.checkpoint_every == 0 || g_stop || step == o.steps) {
+      save(flow, ema, sound, path, step);
+      torch::save(optimizer, optimizer_path + ".partial");
+      fs::rename(optimizer_path + ".partial", optimizer_path);
+      std::printf("step %lld: saved %s\n", (long long)step, path.c_str());
+    }
+  }
+  if (step % o.checkpoint_every != 0) save(flow, ema, sound, path, step);
+  return 0;
+}
+
+Video studio_video(const studio::SceneSpec& spec, const std::vector<studio::FrameState>& frames, int width, int height, int fps) {
+  const studio::FrameRenderer renderer(spec, studio::fixed_scenery_seed(spec.setting), width, height);
+  Video v;
+  v.width = width, v.height = height, v.fps_num = fps, v.fps_den = 1;
+  v.rgb.resize(frames.size() * v.frame_bytes());
+  for (size_t i = 0; i < frames.size(); ++i) renderer.draw(frames[i], v.rgb.data() + i * v.frame_bytes(), nullptr);
+  return v;
+}
+
+int evaluate(const Options& o) {
+  StateFlow flow, ema;
+  SoundNet sound;
+  const int64_t step = load(flow, ema, sound, o.out + "/states.safetensors");
+  ema->eval();
+  std::optional<LayeredRenderer> renderer;
+  if (!o.renderer_path.empty()) {
+    renderer.emplace();
+    load_tensors(**renderer, safetensors::read(o.renderer_path), "renderer.");
+    (*renderer)->eval();
+  }
+  const eval::Probes probes = eval::Probes::load(o.probes_path);
+  std::mt19937_64 rng(o.seed * 31 + 5);
+  const int width = 128, height = 72, fps = eval::kProbeFps;
+  constexpr int kWays = 3;  // studio from truth, studio from samples, learned renderer from samples
+  std::array<int, eval::kSceneHeads> total{};
+  std::array<std::array<int, eval::kSceneHeads>, kWays> right{};
+  int impacts = 0, impacts_sampled = 0;
+  for (int i = 0; i < o.evaluate; ++i) {
+    const studio::SceneSpec spec = eval::probe_object_scene(rng, true);
+    const uint64_t seed = rng();
+    const studio::Timeline truth = studio::simulate(spec, seed, fps, 16000);
+    const auto cues = speaker_cues(spec, truth.events);
+    const int frames = int(std::lround(spec.seconds() * kStateFps));
+    const auto states = sample_states(ema, static_condition(spec), frame_condition(spec, frames, cues[0], cues[1]), frames,
+                                      o.sample_steps, seed);
+    const DecodedStates decoded = decode_states(spec, states.contiguous().data_ptr<float>(), frames, fps);
+    std::array<Video, kWays> videos;
+    videos[0] = studio_video(spec, truth.frames, width, height, fps);
+    videos[1] = studio_video(spec, decoded.frames, width, height, fps);
+    if (renderer) {
+      const auto rgb = render_clip(*renderer, spec, decoded.frames, width, height);
+      videos[2] = videos[1];
+      std::copy(rgb.data_ptr<uint8_t>(), rgb.data_ptr<uint8_t>() + rgb.numel(), videos[2].rgb.begin());
+    }
+    const auto labels = eval::scene_labels(spec);
+    for (int w = 0; w < kWays; ++w) {
+      if (videos[size_t(w)].rgb.empty()) continue;
+      const auto read = probes.read_scene(videos[size_t(w)]);
+      for (int h = 0; h < eval::kSceneHeads; ++h)
+        if (labels[size_t(h)] >= 0) right[size_t(w)][size_t(h)] += read[size_t(h)] == labels[size_t(h)];
+    }
+    for (int h = 0; h < eval::kSceneHeads; ++h) total[size_t(h)] += labels[size_t(h)] >= 0;
+    // Impacts: a true impact of a visible object with a sampled one within a frame at 12/s.
+    for (const auto& ev : truth.events) {
+      if (ev.kind != studio::EventKind::Impact || ev.entity < 0 || ev.entity >= int(spec.objects.size())) continue;
+      ++impacts;
+      for (const auto& s : decoded.impacts)
+        if (s.entity == ev.entity && std::abs(s.time - ev.time) <= 1.0 / kStateFps + 1e-6) {
+          ++impacts_sampled;
+          break;
+        }
+    }
+  }
+  std::printf("state flow (EMA) at step %lld on %d held-out probe scenes, %d sampling steps:\n", (long long)step, o.evaluate,
+              o.sample_steps);
+  std::printf("  %-12s %10s %10s %10s %6s\n", "attribute", "truth", "sampled", "learned", "n");
+  for (int h = 0; h < eval::kSceneHeads; ++h) {
+    if (total[size_t(h)] == 0) continue;
+    auto pct = [&](int w) { return 100.0 * right[size_t(w)][size_t(h)] / total[size_t(h)]; };
+    std::printf("  %-12s %9.1f%% %9.1f%% ", eval::kSceneHeadSpecs[size_t(h)].name, pct(0), pct(1));
+    if (renderer) std::printf("%9.1f%% ", pct(2)); else std::printf("%10s ", "-");
+    std::printf("%6d\n", total[size_t(h)]);
+  }
+  std::printf("  true object impacts with a sampled impact within a state frame: %d of %d\n", impacts_sampled, impacts);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Trains opsis-mini 2's scene-state flow on the studio world's simulation"};
+  Options o;
+  app.add_option("--out", o.out, "run folder (weights, optimiser state, loss.tsv)")->required();
+  app.add_option("--threads", o.threads, "torch threads");
+  app.add_option("--data-threads", o.data_threads, "threads simulating scenes and their sound");
+  app.add_option("--steps", o.steps, "stop after this many steps in all");
+  app.add_option("--batch", o.batch, "clips per step");
+  app.add_option("--lr", o.lr, "learning rate");
+  app.add_option("--checkpoint-every", o.checkpoint_every, "steps between saves");
+  app.add_option("--seed", o.seed, "random seed");
+  app.add_option("--evaluate", o.evaluate, "only sample and read this many held-out probe scenes");
+  app.add_option("--sample-steps", o.sample_steps, "with --evaluate: Euler steps");
+  app.add_option("--renderer", o.renderer_path, "with --evaluate: also draw the samples with this learned renderer");
+  app.add_option("--probes", o.probes_path, "with --evaluate: the probes' weights");
+  app.add_option("--init", o.init, "a new run starts from this structured weights file");
+  app.add_option("--assemble", o.assemble, "write a structured weights file here from this run and --renderer, then stop");
+  CLI11_PARSE(app, argc, argv);
+  torch::set_num_threads(o.threads);
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  try {
+    if (!o.assemble.empty()) {
+      if (o.renderer_path.empty()) throw InvalidArgument("renderer", "--assemble needs --renderer");
+      assemble_structured_weights(o.renderer_path, o.out + "/states.safetensors", o.assemble);
+      std::printf("wrote %s\n", o.assemble.c_str());
+      return 0;
+    }
+    return o.evaluate > 0 ? evaluate(o) : train_states(o);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "opsis-train-mini2-states: %s\n", e.what());
+    return 1;
+  }
+}
