@@ -11,24 +11,14 @@
 #include "models/ltx2/audio_vae.hpp"
 #include "models/ltx2/config.hpp"
 #include "models/ltx2/vocoder.hpp"
+#include "models/ltx2/golden_test_support.hpp"
 
 namespace opsis::ltx2 {
 namespace {
 
-const std::string kGolden = std::string(OPSIS_SOURCE_DIR) + "/tests/parity/ltx2/golden/";
-
-torch::Tensor golden(const safetensors::File& file, const std::string& key) {
-  std::vector<float> values = file.tensors.at(key).to_float();
-  return torch::from_blob(values.data(), file.tensors.at(key).shape, torch::kFloat32).clone();
-}
-
-void expect_close(const std::string& label, const torch::Tensor& mine, const torch::Tensor& reference) {
-  ASSERT_EQ(mine.sizes().vec(), reference.sizes().vec()) << label;
-  const double err = (mine - reference).abs().max().item<double>();
-  std::printf("%-45s max abs %.2e (reference peak %.2e)\n", label.c_str(), err,
-              reference.abs().max().item<double>());
-  EXPECT_LE(err, 1e-5) << label;
-}
+using parity::expect_close;
+using parity::golden;
+using parity::kGolden;
 
 void check_version(const std::string& name, int sample_rate) {
   const std::string path = kGolden + "ltx2_tiny_" + name + ".safetensors";

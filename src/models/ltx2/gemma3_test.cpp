@@ -1,6 +1,7 @@
 // Gemma 3 against Google's gemma_pytorch on a tiny config (tests/parity/ltx2/golden/gemma3_*):
 // one local (sliding window 4) and one global layer (RoPE scaling factor 8), GQA 2:1, unpadded.
 #include "models/ltx2/gemma3.hpp"
+#include "models/ltx2/golden_test_support.hpp"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -13,22 +14,9 @@
 namespace opsis::ltx2 {
 namespace {
 
-const std::string kGolden = std::string(OPSIS_SOURCE_DIR) + "/tests/parity/ltx2/golden/";
-
-torch::Tensor golden(const safetensors::File& file, const std::string& key) {
-  const safetensors::Tensor& t = file.tensors.at(key);
-  if (t.dtype == safetensors::DType::I64)
-    return torch::from_blob(const_cast<uint8_t*>(t.data.data()), t.shape, torch::kInt64).clone();
-  std::vector<float> values = t.to_float();
-  return torch::from_blob(values.data(), t.shape, torch::kFloat32).clone();
-}
-
-void expect_close(const std::string& label, const torch::Tensor& mine, const torch::Tensor& reference) {
-  ASSERT_EQ(mine.sizes().vec(), reference.sizes().vec()) << label;
-  const double err = (mine - reference).abs().max().item<double>();
-  std::printf("%-45s max abs %.2e (reference peak %.2e)\n", label.c_str(), err, reference.abs().max().item<double>());
-  EXPECT_LE(err, 1e-5) << label;
-}
+using parity::expect_close;
+using parity::golden;
+using parity::kGolden;
 
 TEST(Ltx2Gemma3, TinyMatchesReference) {
   const std::string path = kGolden + "gemma3_tiny.safetensors";

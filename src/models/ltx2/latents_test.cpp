@@ -1,6 +1,7 @@
 // LTX-2 token layout and positions against the reference's latent tools (the goldens record
 // the positions they made for 3 x 2 x 3 video latents at 24 fps and 8 audio latent frames).
 #include "models/ltx2/latents.hpp"
+#include "models/ltx2/golden_test_support.hpp"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -12,12 +13,8 @@
 namespace opsis::ltx2 {
 namespace {
 
-const std::string kGolden = std::string(OPSIS_SOURCE_DIR) + "/tests/parity/ltx2/golden/";
-
-torch::Tensor golden(const safetensors::File& file, const std::string& key) {
-  std::vector<float> values = file.tensors.at(key).to_float();
-  return torch::from_blob(values.data(), file.tensors.at(key).shape, torch::kFloat32).clone();
-}
+using parity::golden;
+using parity::kGolden;
 
 TEST(Ltx2Latents, PositionsMatchReference) {
   safetensors::File io = safetensors::read(kGolden + "v2_3_dit.safetensors");

@@ -14,16 +14,14 @@
 #include "models/ltx2/config.hpp"
 #include "models/ltx2/latents.hpp"
 #include "models/ltx2/schedule.hpp"
+#include "models/ltx2/golden_test_support.hpp"
 
 namespace opsis::ltx2 {
 namespace {
 
-const std::string kGolden = std::string(OPSIS_SOURCE_DIR) + "/tests/parity/ltx2/golden/";
-
-torch::Tensor golden(const safetensors::File& file, const std::string& key) {
-  std::vector<float> values = file.tensors.at(key).to_float();
-  return torch::from_blob(values.data(), file.tensors.at(key).shape, torch::kFloat32).clone();
-}
+using parity::expect_close;
+using parity::golden;
+using parity::kGolden;
 
 std::vector<float> floats(const torch::Tensor& t) {
   torch::Tensor c = t.contiguous();
@@ -35,14 +33,6 @@ std::vector<float> floats(const torch::Tensor& t) {
 // (modality - 1) = 9 (audio) times the per-pass difference, over 3 steps; observed 5e-6 to
 // 9e-6 depending on the thread count, so the loop is held to 3e-5.
 constexpr double kLoopTolerance = 3e-5;
-
-void expect_close(const std::string& label, const torch::Tensor& mine, const torch::Tensor& reference,
-                  double tolerance = 1e-5) {
-  ASSERT_EQ(mine.sizes().vec(), reference.sizes().vec()) << label;
-  const double err = (mine - reference).abs().max().item<double>();
-  std::printf("%-45s max abs %.2e (reference peak %.2e)\n", label.c_str(), err, reference.abs().max().item<double>());
-  EXPECT_LE(err, tolerance) << label;
-}
 
 TEST(Ltx2Sampling, EulerStepMatchesReference) {
   safetensors::File io = safetensors::read(kGolden + "scheduler.safetensors");

@@ -2,6 +2,7 @@
 // tiny checkpoints' text weights, a fake Gemma's hidden states with left padding, and the
 // reference's features and connector outputs (tests/parity/ltx2/).
 #include "models/ltx2/text_projection.hpp"
+#include "models/ltx2/golden_test_support.hpp"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -15,25 +16,12 @@
 namespace opsis::ltx2 {
 namespace {
 
-const std::string kGolden = std::string(OPSIS_SOURCE_DIR) + "/tests/parity/ltx2/golden/";
+using parity::expect_close;
+using parity::golden;
+using parity::kGolden;
+
 // tests/parity/ltx2/make_goldens.py: a fake Gemma 24 wide with 2 layers (3 hidden states).
 const TextEncoderSizes kTinyText{24, 3};
-
-torch::Tensor golden(const safetensors::File& file, const std::string& key) {
-  const safetensors::Tensor& t = file.tensors.at(key);
-  if (t.dtype == safetensors::DType::I64)
-    return torch::from_blob(const_cast<uint8_t*>(t.data.data()), t.shape, torch::kInt64).clone();
-  std::vector<float> values = t.to_float();
-  return torch::from_blob(values.data(), t.shape, torch::kFloat32).clone();
-}
-
-void expect_close(const std::string& label, const torch::Tensor& mine, const torch::Tensor& reference) {
-  ASSERT_TRUE(mine.defined()) << label;
-  ASSERT_EQ(mine.sizes().vec(), reference.sizes().vec()) << label;
-  const double err = (mine.to(torch::kFloat32) - reference.to(torch::kFloat32)).abs().max().item<double>();
-  std::printf("%-45s max abs %.2e\n", label.c_str(), err);
-  EXPECT_LE(err, 1e-5) << label;
-}
 
 void check_version(const std::string& name) {
   const std::string path = kGolden + "ltx2_tiny_" + name + ".safetensors";

@@ -2,6 +2,7 @@
 // 2.0 checkpoint's VAE (pixel norm, reflect padding, timestep-conditioned decoder with residual
 // depth-to-space upsampling), one 9-frame 64 x 64 clip encoded and one latent decoded.
 #include "models/ltx2/video_vae.hpp"
+#include "models/ltx2/golden_test_support.hpp"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -15,19 +16,9 @@
 namespace opsis::ltx2 {
 namespace {
 
-const std::string kGolden = std::string(OPSIS_SOURCE_DIR) + "/tests/parity/ltx2/golden/";
-
-torch::Tensor golden(const safetensors::File& file, const std::string& key) {
-  std::vector<float> values = file.tensors.at(key).to_float();
-  return torch::from_blob(values.data(), file.tensors.at(key).shape, torch::kFloat32).clone();
-}
-
-void expect_close(const std::string& label, const torch::Tensor& mine, const torch::Tensor& reference) {
-  ASSERT_EQ(mine.sizes().vec(), reference.sizes().vec()) << label;
-  const double err = (mine - reference).abs().max().item<double>();
-  std::printf("%-45s max abs %.2e\n", label.c_str(), err);
-  EXPECT_LE(err, 1e-5) << label;
-}
+using parity::expect_close;
+using parity::golden;
+using parity::kGolden;
 
 TEST(Ltx2VideoVae, Version2_0MatchesReference) {
   const std::string path = kGolden + "ltx2_tiny_v2_0.safetensors";
