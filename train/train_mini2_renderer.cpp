@@ -29,6 +29,7 @@
 #include "models/mini2/layered_renderer.hpp"
 #include "models/mini2/weights.hpp"
 #include "studio/studio.hpp"
+#include "train/learning_curve.hpp"
 #include "train/scenes.hpp"
 #include "train/studio_truth.hpp"
 
@@ -48,7 +49,8 @@ struct Options {
   int64_t steps = 1000000;
   int background_batch = 12;
   int sprite_batch = 32;
-  double texture_lr = 0.02, net_lr = 1e-3;
+  double texture_lr = 0.01, net_lr = 1e-3;
+  double smoothness = 0.1;  // weight of the textures' total variation
   int checkpoint_every = 100;
   uint64_t seed = 1;
   int evaluate = 0;
@@ -174,10 +176,27 @@ std::pair<torch::Tensor, torch::Tensor> portrait_batch(std::mt19937_64& rng, int
   return {torch::stack(pictures), torch::stack(targets)};
 }
 
-void save(LayeredRenderer& model, IdentityReader& identity, const std::string& path, int64_t step) {
+// Mean absolute difference between neighbouring texels of textures [..., h, w]. Adam moves every
+// texel a ray touched by about the learning rate, however rarely it is seen, which left the
+// ground a coloured mottle (session 6); this pulls the rarely seen ones toward their neighbours.
+torch::Tensor total_variation(const torch::Tensor& texture) {
+  const int64_t h = texture.size(-2), w = texture.size(-1);
+  return (texture.narrow(-2, 1, h - 1) - texture.narrow(-2, 0, h - 1)).abs().mean() +
+         (texture.narrow(-1, 1, w - 1) - texture.narrow(-1, 0, w - 1)).abs().mean();
+}
+
+torch::Tensor texture_smoothness(BackgroundField& background) {
+  // The planes' colour only (their alpha edges are meant to be sharp); the planes hold 30
+  // times the ground's texels, so their mean difference counts ten times.
+  return total_variation(background->ground_tile) + total_variation(background->ground_map) +
+         10 * total_variation(background->planes.narrow(2, 0, 3)) + total_variation(background->sky);
+}
+
+void save(LayeredRenderer& model, IdentityReader& identity, const std::string& path, int64_t step, double cpu_seconds) {
   safetensors::File file;
   file.metadata["opsis.part"] = "mini2-layered-renderer";
   file.metadata["opsis.step"] = std::to_string(step);
+  file.metadata["opsis.cpu_seconds"] = std::to_string(cpu_seconds);
   add_tensors(file, *model, "renderer.");
   add_tensors(file, *identity, "identity.");
   const std::string temporary = path + ".partial";
@@ -185,11 +204,17 @@ void save(LayeredRenderer& model, IdentityReader& identity, const std::string& p
   fs::rename(temporary, path);
 }
 
-int64_t load(LayeredRenderer& model, IdentityReader& identity, const std::string& path) {
+struct Loaded {
+  int64_t step = 0;
+  double cpu_seconds = 0;
+};
+
+Loaded load(LayeredRenderer& model, IdentityReader& identity, const std::string& path) {
   const safetensors::File file = safetensors::read(path);
   load_tensors(*model, file, "renderer.");
   if (has_part(file, "identity.")) load_tensors(*identity, file, "identity.");
-  return file.metadata.count("opsis.step") ? std::stoll(file.metadata.at("opsis.step")) : 0;
+  return {file.metadata.count("opsis.step") ? std::stoll(file.metadata.at("opsis.step")) : 0,
+          train::RunClock::from_metadata(file.metadata, "opsis.cpu_seconds")};
 }
 
 // One batch of sprite targets beside the network's sprites for the same conditions: each
@@ -227,13 +252,15 @@ int train_renderer(const Options& o) {
   IdentityReader identity;
   torch::optim::Adam identity_optimizer(identity->parameters(), torch::optim::AdamOptions(1e-3));
   int64_t step = 0;
+  double earlier_cpu_seconds = 0;
   std::vector<torch::Tensor> textures, net;
   for (auto& p : model->background->parameters()) textures.push_back(p);
   for (auto& p : model->sprites->parameters()) net.push_back(p);
   torch::optim::Adam optimizer({torch::optim::OptimizerParamGroup(textures, std::make_unique<torch::optim::AdamOptions>(o.texture_lr)),
                                 torch::optim::OptimizerParamGroup(net, std::make_unique<torch::optim::AdamOptions>(o.net_lr))});
   if (fs::exists(weights_path)) {
-    step = load(model, identity, weights_path);
+    const Loaded loaded = load(model, identity, weights_path);
+    step = loaded.step, earlier_cpu_seconds = loaded.cpu_seconds;
     if (fs::exists(optimizer_path)) torch::load(optimizer, optimizer_path);
     std::printf("resuming from %s at step %lld\n", weights_path.c_str(), (long long)step);
   } else if (!o.init.empty()) {
@@ -242,13 +269,15 @@ int train_renderer(const Options& o) {
     load_tensors(*model, file, "renderer.");
     if (has_part(file, "identity.")) load_tensors(*identity, file, "identity.");
     step = file.metadata.count("opsis.renderer_step") ? std::stoll(file.metadata.at("opsis.renderer_step")) : 0;
+    earlier_cpu_seconds = train::RunClock::from_metadata(file.metadata, "opsis.renderer_cpu_seconds");
     std::printf("starting from %s at step %lld\n", o.init.c_str(), (long long)step);
   }
   std::printf("opsis-mini 2 layered renderer: %lld background parameters, %lld sprite parameters\n",
               (long long)[&] { int64_t n = 0; for (auto& p : textures) n += p.numel(); return n; }(),
               (long long)[&] { int64_t n = 0; for (auto& p : net) n += p.numel(); return n; }());
-  std::ofstream curve(o.out + "/loss.tsv", std::ios::app);
-  if (step == 0) curve << "step\tseconds\tbackground_l1\tsprite_l1\tcoverage_l1\tdata_s\n";
+  std::ofstream curve =
+      train::open_learning_curve(o.out + "/loss.tsv", "step\tseconds\tbackground_l1\tsprite_l1\tcoverage_l1\tdata_s\tcpu_seconds");
+  const train::RunClock clock(earlier_cpu_seconds);
   std::mt19937_64 rng(o.seed * 7919 + uint64_t(step));
   const auto started = std::chrono::steady_clock::now();
   double data_seconds = 0, sum_bg = 0, sum_sprite = 0, sum_cover = 0, sum_identity = 0;
@@ -267,7 +296,7 @@ int train_renderer(const Options& o) {
     const auto weight = 1 + 4 * sp.target.index({Slice(), Slice(3, 4)});
     const auto sprite_loss = ((sprite - sp.target).abs() * weight).mean();
     optimizer.zero_grad();
-    (bg_loss + sprite_loss).backward();
+    (bg_loss + sprite_loss + o.smoothness * texture_smoothness(model->background)).backward();
     optimizer.step();
     const auto [portraits, identities] = portrait_batch(rng, 8);
     const auto id_loss = identity_loss(identity->forward(portraits), identities);
@@ -286,15 +315,15 @@ int train_renderer(const Options& o) {
                   seconds, sum_bg / window, sum_sprite / window, sum_cover / window, sum_identity / window, 100 * data_seconds / seconds);
       std::fflush(stdout);
       curve << step << '\t' << seconds << '\t' << sum_bg / window << '\t' << sum_sprite / window << '\t' << sum_cover / window
-            << '\t' << data_seconds << '\n';
+            << '\t' << data_seconds << '\t' << clock.cpu_seconds() << '\n';
       curve.flush();
       sum_bg = sum_sprite = sum_cover = sum_identity = 0, window = 0;
     }
     if (step % o.checkpoint_every == 0 || g_stop || step == o.steps) {
-      save(model, identity, weights_path, step);
+      save(model, identity, weights_path, step, clock.cpu_seconds());
       torch::save(optimizer, optimizer_path + ".partial");
       fs::rename(optimizer_path + ".partial", optimizer_path);
-      if (!o.export_path.empty()) save(model, identity, o.export_path, step);
+      if (!o.export_path.empty()) save(model, identity, o.export_path, step, clock.cpu_seconds());
       std::printf("step %lld: saved %s\n", (long long)step, weights_path.c_str());
     }
   }
@@ -306,7 +335,7 @@ int train_renderer(const Options& o) {
 int evaluate(const Options& o) {
   LayeredRenderer model;
   IdentityReader identity;
-  const int64_t step = load(model, identity, o.out + "/renderer.safetensors");
+  const int64_t step = load(model, identity, o.out + "/renderer.safetensors").step;
   model->eval();
   identity->eval();
   const eval::Probes probes = eval::Probes::load(o.probes_path);
@@ -418,6 +447,7 @@ int main(int argc, char** argv) {
   app.add_option("--checkpoint-every", o.checkpoint_every, "steps between saves");
   app.add_option("--seed", o.seed, "random seed");
   app.add_option("--export", o.export_path, "also write the weights here at each save");
+  app.add_option("--smoothness", o.smoothness, "weight of the textures' total variation");
   app.add_option("--init", o.init, "a new run starts from this structured weights file");
   app.add_option("--evaluate", o.evaluate, "only read this many held-out probe scenes, studio vs learned");
   app.add_option("--preview", o.preview_dir, "with --evaluate: studio/learned frame pairs as PNG");

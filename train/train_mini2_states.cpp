@@ -36,6 +36,7 @@
 #include "studio/dialogue.hpp"
 #include "studio/sound.hpp"
 #include "studio/studio.hpp"
+#include "train/learning_curve.hpp"
 #include "train/scenes.hpp"
 
 using namespace opsis;
@@ -58,6 +59,8 @@ struct Options {
   int checkpoint_every = 200;
   uint64_t seed = 1;
   int evaluate = 0;
+  int stats = 0;
+  bool show_camera = false;
   int sample_steps = 24;
   std::string renderer_path;
   std::string probes_path = "models/opsis-probes.safetensors";
@@ -97,7 +100,12 @@ const SoundLatent& sound_latent() {
   return latent;
 }
 
-Example make_example(const studio::SceneSpec& spec, uint64_t seed) {
+// with_sound: also the studio's sound and its features (the sound network trains on one clip in
+// kSoundShare: its loss had flattened by step 300 while its 1-D convolutions over 400 frames
+// cost more than the flow's step).
+constexpr int kSoundShare = 8;
+
+Example make_example(const studio::SceneSpec& spec, uint64_t seed, bool with_sound) {
   const studio::Timeline timeline = studio::simulate(spec, seed, kStateFps, 16000);
   Example e;
   std::vector<studio::FrameState> frames(timeline.frames.begin(), timeline.frames.begin() + std::min<size_t>(kFrames, timeline.frames.size()));
@@ -107,6 +115,7 @@ Example make_example(const studio::SceneSpec& spec, uint64_t seed) {
   e.statics = static_condition(spec);
   const auto cues = speaker_cues(spec, timeline.events);
   e.per_frame = frame_condition(spec, kFrames, cues[0], cues[1]);
+  if (!with_sound) return e;
   // The sound, with every impact moved onto its state frame (where the flow flags it and the
   // picture shows it), without speech (espeak-ng's, mixed in by the pipeline).
   studio::Timeline snapped = timeline;
@@ -150,9 +159,9 @@ class ExampleSource {
  private:
   void run(uint64_t seed) {
     std::mt19937_64 rng(seed);
-    while (true) {
+    for (uint64_t made = 0;; ++made) {
       const studio::SceneSpec spec = train::random_scene(rng, 4.0);
-      Example e = make_example(spec, rng());
+      Example e = make_example(spec, rng(), made % kSoundShare == 0);
       std::unique_lock lock(mutex_);
       changed_.wait(lock, [&] { return ready_.size() < 1024 || stopping_; });
       if (stopping_) return;
@@ -174,10 +183,12 @@ torch::Tensor stack(const std::vector<Example>& batch, std::vector<float> Exampl
   return torch::from_blob(all.data(), shape).clone();
 }
 
-void save(StateFlow& flow, StateFlow& ema, SoundNet& sound, const std::string& path, int64_t step) {
+void save(StateFlow& flow, StateFlow& ema, SoundNet& sound, const std::string& path, int64_t step, double cpu_seconds) {
   safetensors::File file;
   file.metadata["opsis.part"] = "mini2-state-flow";
   file.metadata["opsis.step"] = std::to_string(step);
+  file.metadata["opsis.cpu_seconds"] = std::to_string(cpu_seconds);
+  file.metadata["opsis.state_layout"] = kStateLayoutVersion;
   add_tensors(file, *flow, "flow.");
   add_tensors(file, *ema, "ema.");
   add_tensors(file, *sound, "sound.");
@@ -185,12 +196,19 @@ void save(StateFlow& flow, StateFlow& ema, SoundNet& sound, const std::string& p
   fs::rename(path + ".partial", path);
 }
 
-int64_t load(StateFlow& flow, StateFlow& ema, SoundNet& sound, const std::string& path) {
+struct Loaded {
+  int64_t step = 0;
+  double cpu_seconds = 0;
+};
+
+Loaded load(StateFlow& flow, StateFlow& ema, SoundNet& sound, const std::string& path) {
   const safetensors::File file = safetensors::read(path);
+  require_state_layout(file, path);
   load_tensors(*flow, file, "flow.");
   load_tensors(*ema, file, "ema.");
   if (has_part(file, "sound.")) load_tensors(*sound, file, "sound.");
-  return file.metadata.count("opsis.step") ? std::stoll(file.metadata.at("opsis.step")) : 0;
+  return {file.metadata.count("opsis.step") ? std::stoll(file.metadata.at("opsis.step")) : 0,
+          train::RunClock::from_metadata(file.metadata, "opsis.cpu_seconds")};
 }
 
 int train_states(const Options& o) {
@@ -199,19 +217,23 @@ int train_states(const Options& o) {
   StateFlow flow, ema;
   SoundNet sound;
   int64_t step = 0;
+  double earlier_cpu_seconds = 0;
   torch::optim::AdamW optimizer(flow->parameters(), torch::optim::AdamWOptions(o.lr).weight_decay(0.01));
   torch::optim::Adam sound_optimizer(sound->parameters(), torch::optim::AdamOptions(1e-3));
   if (fs::exists(path)) {
-    step = load(flow, ema, sound, path);
+    const Loaded loaded = load(flow, ema, sound, path);
+    step = loaded.step, earlier_cpu_seconds = loaded.cpu_seconds;
     if (fs::exists(optimizer_path)) torch::load(optimizer, optimizer_path);
     std::printf("resuming from %s at step %lld\n", path.c_str(), (long long)step);
   } else if (!o.init.empty()) {
     // The shipped weights (EMA flow: both copies start from it), when the run folder was lost.
     const safetensors::File file = safetensors::read(o.init);
+    require_state_layout(file, o.init);
     load_tensors(*flow, file, "flow.");
     load_tensors(*ema, file, "flow.");
     load_tensors(*sound, file, "sound.");
     step = file.metadata.count("opsis.states_step") ? std::stoll(file.metadata.at("opsis.states_step")) : 0;
+    earlier_cpu_seconds = train::RunClock::from_metadata(file.metadata, "opsis.states_cpu_seconds");
     std::printf("starting from %s at step %lld\n", o.init.c_str(), (long long)step);
   } else {
     torch::NoGradGuard no_grad;
@@ -222,14 +244,16 @@ int train_states(const Options& o) {
   int64_t parameters = 0;
   for (const auto& p : flow->parameters()) parameters += p.numel();
   std::printf("opsis-mini 2 state flow: %lld parameters, %d frames of %d values\n", (long long)parameters, kFrames, kStateDims);
-  std::ofstream curve(o.out + "/loss.tsv", std::ios::app);
-  if (step == 0) curve << "step\tseconds\tloss\tsound_l1\tclips\n";
+  std::ofstream curve = train::open_learning_curve(o.out + "/loss.tsv", "step\tseconds\tloss\tsound_l1\tclips\tcpu_seconds");
+  const train::RunClock clock(earlier_cpu_seconds);
   ExampleSource source(o.seed * 1000003 + uint64_t(step), o.data_threads);
   std::mt19937_64 rng(o.seed + uint64_t(step));
   const auto started = std::chrono::steady_clock::now();
   double sum = 0, sum_sound = 0;
   int window = 0;
   const int mels = SoundConfig{}.mels;
+  auto camera_weight = torch::ones({1, 1, kStateDims});
+  camera_weight.index_put_({0, 0, Slice(0, kCameraStateDims)}, 2.0f);
   while (!g_stop && step < o.steps) {
     const auto batch = source.take(size_t(o.batch));
     if (int(batch.size()) < o.batch) break;
@@ -244,7 +268,9 @@ int train_states(const Options& o) {
     const auto tt = t.view({o.batch, 1, 1});
     const auto xt = (1 - tt) * x0 + tt * noise;
     const auto v = flow->forward(xt, t, statics, per_frame, torch::ones({o.batch, kFrames}, torch::kBool));
-    const auto loss = ((v - (noise - x0)).pow(2) * mask).sum() / (mask.sum() * kFrames);
+    // The camera's six values count twice: one camera against up to six entities' 24 values each.
+    const auto weight = mask * camera_weight;
+    const auto loss = ((v - (noise - x0)).pow(2) * weight).sum() / (weight.sum() * kFrames);
     optimizer.zero_grad();
     loss.backward();
     torch::nn::utils::clip_grad_norm_(flow->parameters(), 1.0);
@@ -256,8 +282,12 @@ int train_states(const Options& o) {
       auto params = flow->parameters();
       for (size_t i = 0; i < target.size(); ++i) target[i].mul_(decay).add_(params[i], 1 - decay);
     }
-    const auto features = stack(batch, &Example::sound_features, {kSoundFrames, kSoundFeatureDims});
-    const auto mel = stack(batch, &Example::mel, {kSoundFrames, mels});
+    std::vector<Example> heard;
+    for (const Example& e : batch)
+      if (!e.mel.empty()) heard.push_back(e);
+    if (heard.empty()) heard.push_back(make_example(train::random_scene(rng, 4.0), rng(), true));
+    const auto features = stack(heard, &Example::sound_features, {kSoundFrames, kSoundFeatureDims});
+    const auto mel = stack(heard, &Example::mel, {kSoundFrames, mels});
     const auto sound_loss = (sound->forward(features) - mel).abs().mean();
     sound_optimizer.zero_grad();
     sound_loss.backward();
@@ -266,20 +296,22 @@ int train_states(const Options& o) {
     sum += loss.item<double>(), sum_sound += sound_loss.item<double>(), ++window;
     if (step % 20 == 0) {
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-      std::printf("step %lld  %.0f s  loss %.4f  sound %.4f\n", (long long)step, seconds, sum / window, sum_sound / window);
+      std::printf("step %lld  %.0f s  %.0f CPU s  loss %.4f  sound %.4f\n", (long long)step, seconds, clock.cpu_seconds(), sum / window,
+                  sum_sound / window);
       std::fflush(stdout);
-      curve << step << '\t' << seconds << '\t' << sum / window << '\t' << sum_sound / window << '\t' << step * o.batch << '\n';
+      curve << step << '\t' << seconds << '\t' << sum / window << '\t' << sum_sound / window << '\t' << step * o.batch << '\t'
+            << clock.cpu_seconds() << '\n';
       curve.flush();
       sum = 0, sum_sound = 0, window = 0;
     }
     if (step % o.checkpoint_every == 0 || g_stop || step == o.steps) {
-      save(flow, ema, sound, path, step);
+      save(flow, ema, sound, path, step, clock.cpu_seconds());
       torch::save(optimizer, optimizer_path + ".partial");
       fs::rename(optimizer_path + ".partial", optimizer_path);
       std::printf("step %lld: saved %s\n", (long long)step, path.c_str());
     }
   }
-  if (step % o.checkpoint_every != 0) save(flow, ema, sound, path, step);
+  if (step % o.checkpoint_every != 0) save(flow, ema, sound, path, step, clock.cpu_seconds());
   return 0;
 }
 
@@ -292,10 +324,46 @@ Video studio_video(const studio::SceneSpec& spec, const std::vector<studio::Fram
   return v;
 }
 
+// The spread of the camera's six state values over random scenes: their standard deviation
+// over all frames and their mean range within a clip (what a camera move changes), and the
+// same for one object slot's position, to see which values the flow's unit noise drowns.
+int print_state_stats(const Options& o) {
+  std::mt19937_64 rng(o.seed);
+  constexpr int kShown = kCameraStateDims + 3;
+  std::array<double, kShown> sum{}, sum_sq{}, range{};
+  int64_t count = 0;
+  for (int i = 0; i < o.stats; ++i) {
+    const studio::SceneSpec spec = train::random_scene(rng, 4.0);
+    if (spec.objects.empty()) { --i; continue; }
+    const studio::Timeline timeline = studio::simulate(spec, rng(), kStateFps, 16000);
+    const auto states = encode_states(spec, timeline.frames, timeline.events);
+    const size_t frames = states.size() / kStateDims;
+    for (int k = 0; k < kShown; ++k) {
+      const size_t column = size_t(k < kCameraStateDims ? k : kCameraStateDims + (k - kCameraStateDims));
+      float low = 1e9f, high = -1e9f;
+      for (size_t f = 0; f < frames; ++f) {
+        const float v = states[f * kStateDims + column];
+        sum[size_t(k)] += v, sum_sq[size_t(k)] += double(v) * v;
+        low = std::min(low, v), high = std::max(high, v);
+      }
+      range[size_t(k)] += high - low;
+    }
+    count += int64_t(frames);
+  }
+  const char* names[kShown] = {"camera x", "camera y", "camera z", "camera yaw", "camera pitch", "camera focal", "object x", "object y", "object z"};
+  std::printf("%-14s %8s %8s %14s\n", "value", "mean", "std", "range in clip");
+  for (int k = 0; k < kShown; ++k) {
+    const double mean = sum[size_t(k)] / double(count);
+    std::printf("%-14s %8.3f %8.3f %14.3f\n", names[k], mean, std::sqrt(std::max(0.0, sum_sq[size_t(k)] / double(count) - mean * mean)),
+                range[size_t(k)] / o.stats);
+  }
+  return 0;
+}
+
 int evaluate(const Options& o) {
   StateFlow flow, ema;
   SoundNet sound;
-  const int64_t step = load(flow, ema, sound, o.out + "/states.safetensors");
+  const int64_t step = load(flow, ema, sound, o.out + "/states.safetensors").step;
   ema->eval();
   std::optional<LayeredRenderer> renderer;
   if (!o.renderer_path.empty()) {
@@ -319,6 +387,26 @@ int evaluate(const Options& o) {
     const auto states = sample_states(ema, static_condition(spec), frame_condition(spec, frames, cues[0], cues[1]), frames,
                                       o.sample_steps, seed);
     const DecodedStates decoded = decode_states(spec, states.contiguous().data_ptr<float>(), frames, fps);
+    if (o.show_camera) {
+      // The first shot's camera from its first to its last frame, truth against sample.
+      const auto& first_shot = spec.shots.front();
+      const size_t last = size_t(std::min<double>(double(truth.frames.size()), std::lround(first_shot.seconds * fps)) - 1);
+      auto change = [&](const std::vector<studio::FrameState>& f) {
+        const auto &a = f.front().camera, &b = f[std::min(last, f.size() - 1)].camera;
+        return std::array<float, 5>{b.x - a.x, b.z - a.z, b.yaw - a.yaw, b.pitch - a.pitch, std::log(b.focal / a.focal)};
+      };
+      const auto t = change(truth.frames), g = change(decoded.frames);
+      std::printf("  %-12s %-7s truth dx %+5.2f dz %+5.2f yaw %+5.2f pitch %+5.2f focal %+5.2f | sampled %+5.2f %+5.2f %+5.2f %+5.2f %+5.2f\n",
+                  std::string(studio::name(first_shot.camera)).c_str(), std::string(studio::name(first_shot.framing)).c_str(), t[0], t[1],
+                  t[2], t[3], t[4], g[0], g[1], g[2], g[3], g[4]);
+      // The sampled camera values (scaled) every half second, to tell a wrong path from jitter.
+      const auto sampled = states.contiguous();
+      for (int k = 0; k < kCameraStateDims; ++k) {
+        std::printf("      value %d:", k);
+        for (int f = 0; f < frames; f += 6) std::printf(" %+5.2f", sampled[f][k].item<float>());
+        std::printf("\n");
+      }
+    }
     std::array<Video, kWays> videos;
     videos[0] = studio_video(spec, truth.frames, width, height, fps);
     videos[1] = studio_video(spec, decoded.frames, width, height, fps);
@@ -374,6 +462,8 @@ int main(int argc, char** argv) {
   app.add_option("--checkpoint-every", o.checkpoint_every, "steps between saves");
   app.add_option("--seed", o.seed, "random seed");
   app.add_option("--evaluate", o.evaluate, "only sample and read this many held-out probe scenes");
+  app.add_option("--stats", o.stats, "only print the spread of the camera's state values over this many random scenes");
+  app.add_flag("--show-camera", o.show_camera, "with --evaluate: print each scene's first-shot camera change, truth and sampled");
   app.add_option("--sample-steps", o.sample_steps, "with --evaluate: Euler steps");
   app.add_option("--renderer", o.renderer_path, "with --evaluate: also draw the samples with this learned renderer");
   app.add_option("--probes", o.probes_path, "with --evaluate: the probes' weights");
@@ -390,6 +480,7 @@ int main(int argc, char** argv) {
       std::printf("wrote %s\n", o.assemble.c_str());
       return 0;
     }
+    if (o.stats > 0) return print_state_stats(o);
     return o.evaluate > 0 ? evaluate(o) : train_states(o);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "opsis-train-mini2-states: %s\n", e.what());

@@ -84,6 +84,7 @@ RecordingChecker::~RecordingChecker() = default;
 void RecordingChecker::preload() {
   if (mode_ == RecordingChecks::off) return;
   speech();
+  likenesses();
   if (mode_ == RecordingChecks::full) faces();
 }
 
@@ -91,6 +92,12 @@ SpeechChecker& RecordingChecker::speech() {
   std::lock_guard lock(mutex_);
   if (!speech_) speech_ = std::make_unique<SpeechChecker>();
   return *speech_;
+}
+
+LikenessReader& RecordingChecker::likenesses() {
+  std::lock_guard lock(mutex_);
+  if (!likenesses_) likenesses_ = std::make_unique<LikenessReader>();
+  return *likenesses_;
 }
 
 FaceChecker& RecordingChecker::faces() {
@@ -149,6 +156,7 @@ RecordingReport RecordingChecker::check(const std::string& bytes, CameoKind kind
                                "); say the phrase clearly, in English, then record again with a new challenge",
                            true);
   }
+  report.likeness = likenesses().read(contents.video);
   return report;
 }
 

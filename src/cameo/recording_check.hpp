@@ -17,6 +17,7 @@
 #include <string>
 
 #include "cameo/face_check.hpp"
+#include "cameo/likeness.hpp"
 #include "cameo/liveness.hpp"
 #include "cameo/registry.hpp"
 #include "cameo/speech_check.hpp"
@@ -51,6 +52,9 @@ struct RecordingReport {
   SpeechReading speech;        // empty unless the phrase was checked
   FaceVerdict face;            // empty unless the face was checked
   double motion = 0;           // studio mode: recording_motion()
+  // For a person's recording that passed (full and studio modes): the nearest studio identity
+  // and a portrait (likeness.hpp); empty when no frontal face was found to read it from.
+  std::optional<LikenessReading> likeness;
 };
 
 class RecordingChecker {
@@ -63,17 +67,20 @@ class RecordingChecker {
   // Loads what the mode needs now (opsis::IoError when a model is missing): a server checks
   // its environment at start-up, not at the first enrollment.
   void preload();
-  // bytes: the uploaded file (MP4 or WebM; what FFmpeg reads). Throws RecordingRefused.
+  // bytes: the uploaded file (MP4 or WebM; what FFmpeg reads). Throws RecordingRefused. A
+  // person's recording that passes is then read for its likeness (RecordingReport::likeness).
   RecordingReport check(const std::string& bytes, CameoKind kind, const LivenessChallenge& challenge);
 
  private:
   SpeechChecker& speech();
   FaceChecker& faces();
+  LikenessReader& likenesses();
 
   RecordingChecks mode_;
   std::mutex mutex_;
   std::unique_ptr<SpeechChecker> speech_;
   std::unique_ptr<FaceChecker> faces_;
+  std::unique_ptr<LikenessReader> likenesses_;
 };
 
 }  // namespace opsis::cameo

@@ -2,6 +2,7 @@
 // the studio's voices) the phrase, other phrases, silence, noise and tones; faces from Debian's
 // python3-skimage / python3-imageio astronaut photo, held still, moved, doubled, changed; and
 // whole MP4 recordings through RecordingChecker. Tests needing a package that is missing skip.
+#include "cameo/test_media.hpp"
 #include "cameo/recording_check.hpp"
 
 #include <gtest/gtest.h>
@@ -55,16 +56,8 @@ std::vector<float> spoken(const std::string& text, int voice_index, double pad =
 }
 
 bool have_speech_model() { return fs::exists("/usr/share/pocketsphinx/model/en-us/en-us/mdef") || std::getenv("OPSIS_POCKETSPHINX_MODEL"); }
-bool have_cascades() {
-  return fs::exists("/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml") || std::getenv("OPSIS_HAARCASCADES");
-}
-
-std::string astronaut_path() {
-  for (const char* p : {"/usr/lib/python3/dist-packages/skimage/data/astronaut.png",
-                        "/usr/lib/python3/dist-packages/imageio/resources/images/astronaut.png"})
-    if (fs::exists(p)) return p;
-  return "";
-}
+using test::have_cascades;
+using test::astronaut_path;
 
 TEST(SpeechCheck, HearsTheChallengePhraseAndRefusesOthers) {
   if (!have_speech_model()) GTEST_SKIP() << "pocketsphinx-en-us is not installed";

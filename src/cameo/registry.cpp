@@ -28,7 +28,8 @@ CREATE TABLE IF NOT EXISTS cameos (
   reference_media TEXT NOT NULL DEFAULT '[]',
   restrictions TEXT NOT NULL DEFAULT '[]',
   created_at INTEGER NOT NULL,
-  updated_at INTEGER NOT NULL
+  updated_at INTEGER NOT NULL,
+  likeness TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS cameos_owner ON cameos(owner, created_at);
 CREATE TABLE IF NOT EXISTS cameo_approvals (
@@ -117,7 +118,25 @@ const std::set<std::string>& reserved_handles() {
 }
 
 constexpr const char* kCameoColumns =
-    "id, owner, handle, display_name, kind, permission, state, reference_media, restrictions, created_at, updated_at";
+    "id, owner, handle, display_name, kind, permission, state, reference_media, restrictions, created_at, updated_at, likeness";
+
+// Databases made before cameos had likenesses lack the column: added, empty (no likeness).
+void add_likeness_column(Database& db) {
+  auto has_column = [&] {
+    Statement columns(db, "PRAGMA table_info(cameos)");
+    while (columns.step())
+      if (columns.text(1) == "likeness") return true;
+    return false;
+  };
+  if (has_column()) return;
+  try {
+    db.exec("ALTER TABLE cameos ADD COLUMN likeness TEXT NOT NULL DEFAULT ''");
+  } catch (const std::exception&) {
+    if (!has_column()) throw;  // else another connection added it first
+  }
+}
+
+std::string likeness_text(const json& likeness) { return likeness.is_null() ? std::string() : likeness.dump(); }
 
 }  // namespace
 
@@ -135,6 +154,7 @@ json to_json(const Cameo& c, bool owner_view) {
     out["approved"] = c.approved;
     out["restrictions"] = c.restrictions;
     out["reference_media"] = c.reference_media;
+    out["likeness"] = c.likeness;
   }
   return out;
 }
@@ -229,6 +249,7 @@ std::vector<std::string> mentioned_handles(const std::string& prompt) {
 CameoRegistry::CameoRegistry(Database& db, ConsentLedger& ledger, Clock clock)
     : db_(db), ledger_(ledger), clock_(std::move(clock)) {
   db_.exec(kSchema);
+  add_likeness_column(db_);
 }
 
 int64_t CameoRegistry::now() const { return clock_ ? clock_() : int64_t(std::time(nullptr)); }
@@ -248,6 +269,9 @@ Cameo read_cameo(const Statement& s) {
   c.restrictions = parse_list(s.text(8));
   c.created_at = s.integer(9);
   c.updated_at = s.integer(10);
+  const std::string likeness = s.text(11);
+  if (!likeness.empty()) c.likeness = json::parse(likeness, nullptr, false);
+  if (c.likeness.is_discarded()) c.likeness = nullptr;  // unreadable: none
   return c;
 }
 
@@ -320,14 +344,15 @@ std::string CameoRegistry::suggest_handle(const std::string& display_name) const
 
 void CameoRegistry::save(const Cameo& c) {
   Statement(db_,
-            "UPDATE cameos SET permission = ?2, state = ?3, reference_media = ?4, restrictions = ?5, updated_at = ?6 "
-            "WHERE id = ?1")
+            "UPDATE cameos SET permission = ?2, state = ?3, reference_media = ?4, restrictions = ?5, updated_at = ?6, "
+            "likeness = ?7 WHERE id = ?1")
       .bind(1, c.id)
       .bind(2, std::string(name(c.permission)))
       .bind(3, std::string(name(c.state)))
       .bind(4, string_list(c.reference_media).dump())
       .bind(5, string_list(c.restrictions).dump())
       .bind(6, c.updated_at)
+      .bind(7, likeness_text(c.likeness))
       .run();
 }
 
@@ -359,7 +384,7 @@ Cameo CameoRegistry::create(const NewCameo& request) {
   cameo.state = CameoState::pending;
   cameo.restrictions = request.restrictions;
   cameo.created_at = cameo.updated_at = now();
-  Statement(db_, std::string("INSERT INTO cameos (") + kCameoColumns + ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")
+  Statement(db_, std::string("INSERT INTO cameos (") + kCameoColumns + ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)")
       .bind(1, cameo.id)
       .bind(2, cameo.owner)
       .bind(3, cameo.handle)
@@ -371,6 +396,7 @@ Cameo CameoRegistry::create(const NewCameo& request) {
       .bind(9, string_list(cameo.restrictions).dump())
       .bind(10, cameo.created_at)
       .bind(11, cameo.updated_at)
+      .bind(12, std::string())
       .run();
   transaction.commit();
   return cameo;
@@ -384,8 +410,10 @@ Cameo CameoRegistry::owned_for_change(const std::string& cameo_id, const std::st
 }
 
 Cameo CameoRegistry::activate(const std::string& cameo_id, const std::string& actor,
-                              const std::vector<std::string>& reference_media) {
+                              const std::vector<std::string>& reference_media, const json& likeness) {
   check_media_ids(reference_media);
+  if (!likeness.is_null() && !likeness.is_object())
+    throw InvalidArgument("likeness", "a likeness is a JSON object of studio attributes");
   if (reference_media.empty())
     throw InvalidArgument("reference_media", "an enrolled cameo needs its recording (a reference media id)");
   Transaction transaction(db_);
@@ -394,13 +422,15 @@ Cameo CameoRegistry::activate(const std::string& cameo_id, const std::string& ac
     throw InvalidArgument("state", "@" + cameo.handle + " is " + name(cameo.state) + "; only a pending cameo can be enrolled");
   cameo.state = CameoState::active;
   cameo.reference_media = reference_media;
+  cameo.likeness = likeness;
   cameo.updated_at = now();
   save(cameo);
-  log(cameo, "enrolled", actor,
-      {{"kind", name(cameo.kind)},
-       {"permission", name(cameo.permission)},
-       {"reference_media", reference_media},
-       {"restrictions_sha256", sha256_hex(string_list(cameo.restrictions).dump())}});
+  json details = {{"kind", name(cameo.kind)},
+                  {"permission", name(cameo.permission)},
+                  {"reference_media", reference_media},
+                  {"restrictions_sha256", sha256_hex(string_list(cameo.restrictions).dump())}};
+  if (!likeness.is_null()) details["likeness"] = likeness;  // attribute words, never an image
+  log(cameo, "enrolled", actor, details);
   transaction.commit();
   return cameo;
 }

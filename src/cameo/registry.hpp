@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "cameo/ledger.hpp"
 #include "cameo/sqlite_database.hpp"
 
@@ -60,6 +62,10 @@ struct Cameo {
   Permission permission = Permission::only_me;
   CameoState state = CameoState::pending;
   std::vector<std::string> reference_media;  // blob ids of the recording and what derives from it
+  // The nearest studio identity read from a person's recording (cameo/likeness.hpp's JSON:
+  // skin, hair_color, hair_style, shirt, accessory); null when none was read (characters,
+  // cameos enrolled before likenesses were, recordings where no frontal face was found).
+  nlohmann::json likeness;
   std::vector<std::string> approved;         // users the owner approved (for Permission::approved)
   std::vector<std::string> restrictions;     // the owner's own words, one rule each
   int64_t created_at = 0;
@@ -82,7 +88,8 @@ struct UseDecision {
 };
 
 // The cameo as JSON (API and CLI): id, handle ("@..."), name, owner, kind, permission, state,
-// created_at, updated_at; for its owner also approved, restrictions and reference_media.
+// created_at, updated_at; for its owner also approved, restrictions, reference_media and
+// likeness (null when it has none).
 nlohmann::json to_json(const Cameo& cameo, bool owner_view);
 
 // Input checks shared with the server (each throws opsis::InvalidArgument(field, ...)).
@@ -103,8 +110,10 @@ class CameoRegistry {
 
   // A cameo waiting for its enrollment to be verified (no ledger entry: nothing consented yet).
   Cameo create(const NewCameo& cameo);
-  // Enrollment verified: active, with its reference media. Ledger: "enrolled".
-  Cameo activate(const std::string& cameo_id, const std::string& actor, const std::vector<std::string>& reference_media);
+  // Enrollment verified: active, with its reference media and (when one was read) its likeness
+  // (a JSON object; null for none). Ledger: "enrolled" (with the likeness's attributes).
+  Cameo activate(const std::string& cameo_id, const std::string& actor, const std::vector<std::string>& reference_media,
+                 const nlohmann::json& likeness = nullptr);
 
   Cameo set_permission(const std::string& cameo_id, const std::string& actor, Permission permission);
   Cameo approve(const std::string& cameo_id, const std::string& actor, const std::string& user);

@@ -287,6 +287,49 @@ TEST_F(RegistryTest, AVideoUsesAtMostTwoAllowedCameosAllOrNothing) {
   EXPECT_FALSE(public_view.contains("approved"));
 }
 
+TEST_F(RegistryTest, ALikenessIsKeptWithTheCameoAndShownToItsOwner) {
+  Cameo c = registry.create({"alice", "maya", "Maya", CameoKind::person, Permission::everyone, {}});
+  const json likeness = {{"skin", "dark"}, {"hair_color", "red"}, {"hair_style", "long"}, {"shirt", "green"}, {"accessory", "none"}};
+  registry.activate(c.id, "alice", {"blob_recording", "blob_portrait"}, likeness);
+  const Cameo kept = registry.get(c.id);
+  EXPECT_EQ(kept.likeness, likeness);
+  EXPECT_EQ(kept.reference_media, (std::vector<std::string>{"blob_recording", "blob_portrait"}));
+  EXPECT_EQ(to_json(kept, true)["likeness"], likeness);
+  EXPECT_FALSE(to_json(kept, false).contains("likeness")) << "only its owner sees it";
+  // Later changes keep it.
+  registry.set_permission(c.id, "alice", Permission::only_me);
+  EXPECT_EQ(registry.get(c.id).likeness, likeness);
+  EXPECT_EQ(json::parse(ledger.entries(c.id).front().record)["likeness"], likeness);
+  // A cameo without one says null.
+  EXPECT_TRUE(to_json(active_cameo("bob", "bob"), true)["likeness"].is_null());
+  EXPECT_EQ(field_of([&] {
+              Cameo d = registry.create({"carol", "carol", "Carol", CameoKind::person, Permission::only_me, {}});
+              registry.activate(d.id, "carol", {"blob_c"}, json::array({"dark"}));
+            }),
+            "likeness");
+}
+
+TEST(RegistryMigration, ADatabaseFromBeforeLikenessesGainsTheColumn) {
+  Database db(":memory:");
+  // The cameos table as it was before likenesses, with one enrolled cameo.
+  db.exec(R"SQL(
+CREATE TABLE cameos (id TEXT PRIMARY KEY, owner TEXT NOT NULL, handle TEXT NOT NULL UNIQUE, display_name TEXT NOT NULL,
+  kind TEXT NOT NULL, permission TEXT NOT NULL, state TEXT NOT NULL, reference_media TEXT NOT NULL DEFAULT '[]',
+  restrictions TEXT NOT NULL DEFAULT '[]', created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+INSERT INTO cameos VALUES ('cameo_000000000000000000000001', 'alice', 'old', 'Old', 'person', 'everyone', 'active',
+  '["blob_old"]', '[]', 1, 1);
+)SQL");
+  ConsentLedger ledger(db);
+  CameoRegistry registry(db, ledger);
+  const Cameo old = registry.get_by_handle("old");
+  EXPECT_TRUE(old.likeness.is_null());
+  EXPECT_EQ(old.reference_media, std::vector<std::string>{"blob_old"});
+  CameoRegistry again(db, ledger);  // a second connection's start finds the column there
+  Cameo fresh = again.create({"alice", "new", "New", CameoKind::person, Permission::only_me, {}});
+  fresh = again.activate(fresh.id, "alice", {"blob_new"}, json{{"skin", "pale"}});
+  EXPECT_EQ(again.get(fresh.id).likeness["skin"], "pale");
+}
+
 TEST(Handles, MentionsInAPrompt) {
   EXPECT_EQ(mentioned_handles("@Alice and @bob_2 walk; @alice waves."), (std::vector<std::string>{"alice", "bob_2"}));
   EXPECT_EQ(mentioned_handles("mail me at someone@example.com"), std::vector<std::string>{});

@@ -50,6 +50,7 @@ struct WindowRequest {
   std::optional<Image> identity;     // portrait of the character whose likeness to keep
   std::vector<PhonemeCue> phonemes;  // on this window's clock
   double time_offset = 0;            // where this window starts on the clip's clock, seconds
+  std::vector<float> carry;          // what the previous window's decode left for this one (the backend's own; empty at first)
 };
 
 // The sampler's state. Shapes are the backend's business; the sampler only needs sizes.
@@ -76,6 +77,7 @@ struct Encoded {
 struct Decoded {
   Video video;
   Audio audio;
+  std::vector<float> carry;  // handed to the next window's request as-is (a backend's own state, e.g. its last scene state)
 };
 
 // The denoiser the sampler integrates: the velocity of the flow x_t = (1 - t) x0 + t noise,

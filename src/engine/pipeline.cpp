@@ -81,6 +81,7 @@ GeneratedClip Pipeline::run(const GenerateRequest& input, const Progress* progre
 
   int frames_done = 0;
   std::optional<Image> carried = r.first_frame;
+  std::vector<float> carried_state;  // the backend's own continuation (decode -> next window's encode)
   for (int w = 0; w < windows; ++w) {
     const int frames_here = (total_frames - frames_done) / (windows - w);
     // A window after the first starts from the previous window's last frame and regenerates it:
@@ -94,6 +95,7 @@ GeneratedClip Pipeline::run(const GenerateRequest& input, const Progress* progre
     wr.width = r.width;
     wr.height = r.height;
     wr.first_frame = carried;
+    wr.carry = carried_state;
     wr.identity = r.identity;
     wr.time_offset = window_start;
     for (const PhonemeCue& cue : r.phonemes) {
@@ -143,6 +145,7 @@ GeneratedClip Pipeline::run(const GenerateRequest& input, const Progress* progre
       out.audio.samples.insert(out.audio.samples.end(), s.begin() + std::ptrdiff_t(begin), s.begin() + std::ptrdiff_t(end));
     }
     carried = decoded.video.frame_image(skip + frames_here - 1);
+    carried_state = std::move(decoded.carry);
     frames_done += frames_here;
   }
   if (caps.sample_rate > 0) {

@@ -4,6 +4,8 @@
 
 #include "core/error.hpp"
 #include "server/api_error.hpp"
+#include "cameo/likeness.hpp"
+#include "media/image_io.hpp"
 #include "server/mp4_probe.hpp"
 #include "server/job_runner.hpp"
 #include "provenance/c2pa.hpp"
@@ -224,8 +226,9 @@ cameo::Cameo CameoService::enroll(const Enrollment& enrollment) {
     challenge = cameo::ChallengeStore(connection->db).check(enrollment.challenge_id, enrollment.owner, unix_now());
   }
   // The recording against the challenge, outside any transaction (it takes a second or two).
+  cameo::RecordingReport report;
   try {
-    recordings_.check(enrollment.recording, wanted.kind, challenge);
+    report = recordings_.check(enrollment.recording, wanted.kind, challenge);
   } catch (const cameo::RecordingRefused& refused) {
     if (refused.spends_challenge()) {
       try {
@@ -237,18 +240,42 @@ cameo::Cameo CameoService::enroll(const Enrollment& enrollment) {
     }
     throw;
   }
-  const std::string blob = blobs_.put(std::vector<uint8_t>(enrollment.recording.begin(), enrollment.recording.end()));
+  // What is kept: the recording, and for a person whose likeness was read, the portrait the
+  // built-in model is conditioned on (a PNG) beside the identity (cameo/likeness.hpp).
+  std::vector<std::string> media;
+  nlohmann::json likeness;
   try {
+    media.push_back(blobs_.put(std::vector<uint8_t>(enrollment.recording.begin(), enrollment.recording.end())));
+    if (wanted.kind == cameo::CameoKind::person && report.likeness) {
+      media.push_back(blobs_.put(media::encode_png(report.likeness->portrait)));
+      likeness = cameo::to_json(report.likeness->likeness);
+    }
     auto connection = cameos_.lease();
     cameo::Transaction transaction(connection->db);  // challenge spent, cameo made and enrolled: all or nothing
     cameo::ChallengeStore(connection->db).redeem(enrollment.challenge_id, enrollment.owner, unix_now());
     const cameo::Cameo created = connection->registry.create(wanted);
-    cameo::Cameo active = connection->registry.activate(created.id, enrollment.owner, {blob});
+    cameo::Cameo active = connection->registry.activate(created.id, enrollment.owner, media, likeness);
     transaction.commit();
     return active;
   } catch (...) {
-    remove_unrecorded_recording(store_, blobs_, cameos_, blob);
+    for (const auto& blob : media) remove_unrecorded_recording(store_, blobs_, cameos_, blob);
     throw;
+  }
+}
+
+std::string likeness_words(CameoConnections& cameos, const std::string& cameo_id) {
+  cameo::Cameo found;
+  try {
+    auto connection = cameos.lease();
+    found = connection->registry.get(cameo_id);
+  } catch (const cameo::CameoNotFound&) {
+    return "";
+  }
+  if (found.likeness.is_null()) return "";
+  try {
+    return cameo::describe(cameo::likeness_from_json(found.likeness));
+  } catch (const InvalidArgument&) {
+    return "";  // an unreadable likeness draws as none
   }
 }
 

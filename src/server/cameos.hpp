@@ -63,6 +63,12 @@ class CameoConnections {
   std::vector<std::unique_ptr<Connection>> idle_;
 };
 
+// The words the studio prompt parser reads as the cameo's likeness ("dark skin, long red hair,
+// a green shirt"): what the worker adds after the cameo's @handle in the text the generator
+// reads. Empty when it has none (enrolled before likenesses were, a character, no face read)
+// or no longer exists.
+std::string likeness_words(CameoConnections& cameos, const std::string& cameo_id);
+
 // Policy::decide with the registry at the moment of the call, logged.
 class PolicyGate {
  public:
@@ -134,8 +140,9 @@ class CameoService {
   // the challenge (so one challenge cannot be retried until something passes; the person asks
   // for a new one) and throws cameo::RecordingRefused; one that cannot be read leaves it open.
   // Then redeems the challenge, keeps the recording and creates the active cameo (only_me) in
-  // one transaction. Throws InvalidArgument / cameo::ChallengeError / cameo::RecordingRefused,
-  // with no cameo and no blob stored.
+  // one transaction, with (a person's) likeness and portrait PNG when one was read (the PNG is
+  // the second reference media blob). Throws InvalidArgument / cameo::ChallengeError /
+  // cameo::RecordingRefused, with no cameo and no blob stored.
   cameo::Cameo enroll(const Enrollment& enrollment);
 
   std::vector<cameo::Cameo> mine(const std::string& owner);

@@ -72,6 +72,12 @@ struct RunnerOptions {
   std::function<std::optional<std::pair<std::string, std::string>>(const store::VideoRecord&, const JobRequest&,
                                                                     CameoUses& cameos_used)>
       recheck;
+  // The text the generator reads for a prompt of this job, given the cameos the recheck found
+  // it uses: each cameo's @handle with its likeness said at its first mention ("@maya" ->
+  // "@maya (dark skin, long red hair, a green shirt)"), so the built-in model draws the cameo
+  // as enrolled. Applied to the job's prompt and its source's history; the stored prompt stays
+  // as the user wrote it. Empty: the prompts go as written.
+  std::function<std::string(const std::string& prompt, const CameoUses& cameos_used)> describe_cameos;
 };
 
 class JobRunner {

@@ -30,7 +30,12 @@ json id_parameter() {
 }
 
 json with_errors(json responses) {
-  for (auto& [code, body] : errors().items())
+  // Named, not `errors().items()` in the range-for: items() only refers to the json it is
+  // called on, and a temporary there dies before the loop runs (C++20 extends the lifetime of
+  // the range expression's result only, not of temporaries inside it). Iterating the freed
+  // object's std::map crashed `opsis serve` in std::_Rb_tree_increment (GET /openapi.json).
+  const json shared = errors();
+  for (const auto& [code, body] : shared.items())
     if (!responses.contains(code)) responses[code] = body;
   return responses;
 }
@@ -194,7 +199,11 @@ std::string openapi_document() {
   // /v1/cameos (issue #12, cameo_routes.cpp): opsis's own resource, not in OpenAI's API.
   const json cameo_id = {{"name", "cameo_id"}, {"in", "path"}, {"required", true}, {"schema", {{"type", "string"}}}};
   const json cameo_body = {{"description", "The cameo: id, object cameo, handle (@...), name, owner, kind, permission, state, approved, "
-                                           "restrictions, reference_media, created_at, updated_at"}};
+                                           "restrictions, reference_media (the recording's blob id, then the portrait PNG's "
+                                           "when a likeness was read), likeness ({skin, hair_color, hair_style, shirt, "
+                                           "accessory}: the nearest studio identity read from a person's recording, which the "
+                                           "built-in model draws for the @handle; null when none was read), created_at, "
+                                           "updated_at"}};
   auto cameo_op = [&](const std::string& id, const std::string& description, json extra = json::object()) {
     json op = {{"operationId", id}, {"security", bearer}, {"parameters", {cameo_id}}, {"description", description},
                {"responses", with_errors({{"200", cameo_body}})}};

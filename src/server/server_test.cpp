@@ -9,12 +9,15 @@
 #include <random>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "core/error.hpp"
 #include "media/image_io.hpp"
 #include "media/mp4.hpp"
 #include "server/api_error.hpp"
 #include "server/api_keys.hpp"
 #include "server/encoding.hpp"
+#include "server/http_server.hpp"
 #include "server/image_fetch.hpp"
 #include "server/image_header.hpp"
 #include "server/job_runner.hpp"
@@ -97,6 +100,31 @@ TEST(Webhooks, SignatureMatchesTheStandardWebhooksExample) {
   EXPECT_EQ(hook.headers.at("webhook-timestamp"), "5");
   EXPECT_NE(hook.body.find("\"video_9\""), std::string::npos);
   EXPECT_EQ(hook.headers.at("webhook-signature"), webhook_signature("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "evt_1", 5, hook.body));
+}
+
+// with_errors() once iterated `errors().items()`: a temporary json destroyed before the loop
+// ran, so GET /openapi.json walked a freed std::map (a crash in std::_Rb_tree_increment, or
+// responses copied from freed memory). With that code this test failed (null responses, or a
+// crash; stack-use-after-scope under -fsanitize=address).
+TEST(OpenApi, EveryOperationListsTheSharedErrorResponses) {
+  for (int round = 0; round < 3; ++round) {
+    const nlohmann::json doc = nlohmann::json::parse(openapi_document());
+    int operations = 0;
+    for (const auto& [path, methods] : doc.at("paths").items()) {
+      if (path.rfind("/v1/", 0) != 0) continue;  // /healthz and /metrics answer no API errors
+      for (const auto& [method, operation] : methods.items()) {
+        ++operations;
+        const auto& responses = operation.at("responses");
+        for (const char* code : {"400", "401", "404", "413", "429", "500"})
+          ASSERT_TRUE(responses.contains(code)) << method << " " << path << " lacks " << code;
+        EXPECT_EQ(responses.at("401").value("description", ""), "Missing or invalid API key") << method << " " << path;
+        EXPECT_EQ(responses.at("500").at("content").at("application/json").at("schema").value("$ref", ""),
+                  "#/components/schemas/Error")
+            << method << " " << path;
+      }
+    }
+    EXPECT_GT(operations, 5);
+  }
 }
 
 TEST(Encoding, Base64RoundTripsAndRejectsGarbage) {

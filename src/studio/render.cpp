@@ -556,6 +556,17 @@ struct FrameRenderer::Impl {
   Impl(const SceneSpec& s, uint64_t sd, int w, int h) : spec(s), width(w), height(h), scenery(s, sd, w, h) {}
 };
 
+namespace {
+std::array<uint8_t, 3> bytes(const Rgb& c) {
+  auto byte = [](float x) { return uint8_t(std::clamp(std::lround(x), 0L, 255L)); };
+  return {byte(c.r), byte(c.g), byte(c.b)};
+}
+}  // namespace
+
+std::array<uint8_t, 3> palette_rgb(Color color) { return bytes(kPalette.at(size_t(color))); }
+std::array<uint8_t, 3> skin_rgb(SkinTone skin) { return bytes(kSkin.at(size_t(skin))); }
+std::array<uint8_t, 3> hair_rgb(HairColor hair) { return bytes(kHair.at(size_t(hair))); }
+
 FrameRenderer::FrameRenderer(const SceneSpec& spec, uint64_t seed, int width, int height) : impl_(nullptr) {
   if (width < 8 || height < 8 || width > 8192 || height > 8192)
     throw InvalidArgument("size", "frame size " + std::to_string(width) + "x" + std::to_string(height) +

@@ -3,6 +3,7 @@
 // as crisp as a 128 px one), with depth layers that show parallax under camera moves,
 // lighting by time of day, weather, and lens looks (anamorphic letterbox and flares,
 // 85mm background blur, wide-angle).
+#include <array>
 #include <cstdint>
 #include <vector>
 
@@ -31,6 +32,13 @@ struct DrawParts {
   bool lens = true;        // 85mm background blur, anamorphic bars and flares, wide vignette
   uint8_t fill[3] = {0, 0, 0};
 };
+
+// The renderer's own colours, 0..255 RGB as drawn in daylight (before time-of-day lighting
+// and shading): what code that reads studio pictures matches them against (the cameo
+// likeness reader, src/cameo/likeness.cpp), so it never carries a copy of the numbers.
+std::array<uint8_t, 3> palette_rgb(Color color);  // objects and shirts
+std::array<uint8_t, 3> skin_rgb(SkinTone skin);
+std::array<uint8_t, 3> hair_rgb(HairColor hair);
 
 class FrameRenderer {
  public:

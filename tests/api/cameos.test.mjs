@@ -38,8 +38,10 @@ function render(name, seconds, prompt = 'A fox turns its head to the left in a m
 // The studio's voices are formant-shifted espeak-ng voices; Sam's was understood in 58 of 60
 // phrases, so an enrollment that must succeed tries again with a new challenge (as a person
 // asked to repeat would) when only the phrase was missed: see answerChallenge.
+// `look` describes Sam otherwise (", with dark skin, long red hair and a purple shirt,"): the
+// cameo's likeness is read from the recording (src/cameo/likeness.hpp).
 let saying = 0;
-const say = (phrase) => render(`say-${saying++}.mp4`, 4, `A close-up of Sam in a studio. Sam says "${phrase}".`);
+const say = (phrase, look = '') => render(`say-${saying++}.mp4`, 4, `A close-up of Sam${look} in a studio. Sam says "${phrase}".`);
 
 before(async () => {
   dataDir = makeDataDir();
@@ -94,10 +96,10 @@ function form(fields, video = recording, filename = 'answer.mp4') {
 
 // A person's enrollment answered by a studio close-up saying the phrase; up to three
 // challenges when the recogniser missed the phrase (each miss spends its challenge).
-async function answerChallenge(key, fields) {
+async function answerChallenge(key, fields, look = '') {
   for (let attempt = 1; ; ++attempt) {
     const c = await challenge(key);
-    const r = await call(key, 'POST', '/cameos', form({ ...fields, challenge_id: c.id }, say(c.phrase)));
+    const r = await call(key, 'POST', '/cameos', form({ ...fields, challenge_id: c.id }, say(c.phrase, look)));
     if (r.status === 400 && r.body.error?.code === 'recording_no_speech_match' && attempt < 3) continue;
     assert.equal(r.status, 200, JSON.stringify(r.body));
     return r.body;
@@ -169,8 +171,11 @@ test('enrollment end to end: challenge, recording, active cameo, listed and read
   assert.equal(cameo.state, 'active');
   assert.equal(cameo.permission, 'only_me');
   assert.equal(cameo.owner, 'cara');
-  assert.equal(cameo.reference_media.length, 1);
-  assert.equal(blobFiles().length, blobsBefore + 1);
+  // The recording and the portrait the built-in model is conditioned on; the likeness read from
+  // the studio close-up is Sam's own (the studio's default identity).
+  assert.equal(cameo.reference_media.length, 2);
+  assert.equal(blobFiles().length, blobsBefore + 2);
+  assert.deepEqual(cameo.likeness, { skin: 'medium', hair_color: 'brown', hair_style: 'short', shirt: 'blue', accessory: 'none' });
 
   const list = await call(caraKey, 'GET', '/cameos');
   assert.equal(list.body.object, 'list');
@@ -182,6 +187,54 @@ test('enrollment end to end: challenge, recording, active cameo, listed and read
   const pet = await enroll(caraKey, 'rex_the_dog', 'character');
   assert.equal(pet.kind, 'character');
   await call(caraKey, 'DELETE', `/cameos/${pet.id}`);
+});
+
+// The middle frame of an MP4 as RGB bytes (ffmpeg), and how much of it is near `rgb`.
+function middleFrame(mp4, width, height) {
+  const file = path.join(clipDir, `frame-${saying++}.mp4`);
+  writeFileSync(file, mp4);
+  const raw = execFileSync('ffmpeg', ['-nostdin', '-loglevel', 'error', '-i', file, '-vf', 'select=eq(n\\,12)', '-frames:v', '1',
+    '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], { maxBuffer: 1 << 24 });
+  assert.equal(raw.length, width * height * 3);
+  return raw;
+}
+function shareNear(raw, [r, g, b], within = 45) {
+  let near = 0;
+  for (let i = 0; i < raw.length; i += 3) near += Math.hypot(raw[i] - r, raw[i + 1] - g, raw[i + 2] - b) < within ? 1 : 0;
+  return near / (raw.length / 3);
+}
+
+test('a cameo\'s likeness is read from its recording, shown to its owner, and drawn where its @handle is used', async (t) => {
+  const look = ', with dark skin, long red hair and a purple shirt,';
+  const cameo = await answerChallenge(caraKey, { handle: 'cara_toon', kind: 'person', name: 'Cara Toon' }, look);
+  const likeness = { skin: 'dark', hair_color: 'red', hair_style: 'long', shirt: 'purple', accessory: 'none' };
+  assert.deepEqual(cameo.likeness, likeness);
+  const read = await call(caraKey, 'GET', `/cameos/${cameo.id}`);
+  assert.deepEqual(read.body.likeness, likeness);
+  // The portrait is the second reference media blob: a PNG.
+  assert.equal(read.body.reference_media.length, 2);
+  const key = read.body.reference_media[1];
+  const portrait = readFileSync(path.join(dataDir, 'blobs', key.slice(0, 2), key));  // the folder blob store's layout
+  assert.equal(portrait.subarray(1, 4).toString(), 'PNG');
+  assert.equal(portrait.readUInt32BE(16), 256);  // IHDR width: a 256 px square
+
+  // The studio model draws @cara_toon in a purple shirt; the same prompt with a plain name draws
+  // the default identity (a blue shirt). The video keeps the prompt as written.
+  const size = { model: 'opsis-studio', seconds: '1', size: '320x180' };
+  const prompt = 'A medium shot of @cara_toon waving in a meadow at noon.';
+  const withCameo = await waitFor(cara, (await cara.videos.create({ prompt, ...size })).id);
+  assert.equal(withCameo.status, 'completed', JSON.stringify(withCameo.error));
+  assert.equal(withCameo.prompt, prompt);
+  const plain = await waitFor(cara, (await cara.videos.create({ prompt: 'A medium shot of Mia waving in a meadow at noon.', ...size })).id);
+  assert.equal(plain.status, 'completed', JSON.stringify(plain.error));
+  const purple = [140, 56, 196];  // the studio's purple (src/studio/render.cpp)
+  const frame = async (id) => middleFrame(Buffer.from(await (await cara.videos.downloadContent(id)).arrayBuffer()), 320, 180);
+  const cameoShare = shareNear(await frame(withCameo.id), purple);
+  const plainShare = shareNear(await frame(plain.id), purple);
+  t.diagnostic(`purple: ${(100 * cameoShare).toFixed(2)}% of the frame with @cara_toon, ${(100 * plainShare).toFixed(2)}% with Mia`);
+  assert.ok(cameoShare > 0.01, `purple covers ${(100 * cameoShare).toFixed(2)}% of the frame with @cara_toon`);
+  assert.ok(plainShare < cameoShare / 5, `purple covers ${(100 * plainShare).toFixed(2)}% without the cameo`);
+  await call(caraKey, 'DELETE', `/cameos/${cameo.id}`);
 });
 
 test('every refusal names its param and code, and leaves no row and no blob', async () => {
@@ -476,7 +529,11 @@ test('full checks: a face turning the asked way while saying the phrase is enrol
     };
     const answered = await answerChallenge({ handle: 'fay_cam', kind: 'person', name: 'Fay' });
     assert.equal(answered.cameo.state, 'active');
-    assert.equal(blobs().length, blobsBefore.length + 1);
+    // The recording and the portrait; the astronaut reads as a fair-skinned short-haired cartoon.
+    assert.equal(blobs().length, blobsBefore.length + 2);
+    assert.equal(answered.cameo.reference_media.length, 2);
+    assert.ok(['pale', 'light', 'medium'].includes(answered.cameo.likeness?.skin), JSON.stringify(answered.cameo.likeness));
+    assert.equal(answered.cameo.likeness.hair_style, 'short', JSON.stringify(answered.cameo.likeness));
     // Replayed: the same recording and challenge again.
     expectError(await post({ handle: 'fay_again', challenge_id: answered.challenge.id }, answered.video), 400,
       { param: 'challenge_id', code: 'challenge_used' });

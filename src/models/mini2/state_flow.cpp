@@ -23,15 +23,18 @@ static_assert(kImpact + 1 == kSlotStateDims, "slot layout");
 
 float sign(bool b) { return b ? 1.0f : -1.0f; }
 
-// Camera pose <-> its six scaled values.
+// Camera pose <-> its six scaled values. Each is centred and scaled to about unit spread over
+// the training scenes (`opsis-train-mini2-states --stats`): a slow pan turns the yaw by 0.15
+// rad, which at the first layout's yaw / 0.6 was a quarter of the flow's unit noise and
+// sampled as jitter (camera moves read 0% from samples in session 6).
 void put_camera(const studio::CameraPose& c, float* v) {
-  v[0] = c.x / 5, v[1] = (c.y - 2) / 2, v[2] = (c.z - 2) / 6, v[3] = c.yaw / 0.6f, v[4] = c.pitch / 0.3f,
-  v[5] = std::log(std::max(c.focal, 1e-3f)) / 0.8f;
+  v[0] = c.x / 5, v[1] = (c.y - 1.3f) / 0.7f, v[2] = (c.z - 3.4f) / 3, v[3] = c.yaw / 0.2f, v[4] = (c.pitch + 0.04f) / 0.1f,
+  v[5] = (std::log(std::max(c.focal, 1e-3f)) + 0.22f) / 0.25f;
 }
 studio::CameraPose get_camera(const float* v) {
   studio::CameraPose c;
-  c.x = v[0] * 5, c.y = v[1] * 2 + 2, c.z = v[2] * 6 + 2, c.yaw = v[3] * 0.6f, c.pitch = v[4] * 0.3f;
-  c.focal = std::exp(v[5] * 0.8f);
+  c.x = v[0] * 5, c.y = v[1] * 0.7f + 1.3f, c.z = v[2] * 3 + 3.4f, c.yaw = v[3] * 0.2f, c.pitch = v[4] * 0.1f - 0.04f;
+  c.focal = std::exp(v[5] * 0.25f - 0.22f);
   return c;
 }
 
@@ -54,6 +57,14 @@ int viseme_at(const std::vector<engine::PhonemeCue>& cues, double time) {
 }
 
 }  // namespace
+
+void require_state_layout(const safetensors::File& file, const std::string& path) {
+  const auto layout = file.metadata.find("opsis.state_layout");
+  const std::string found = layout == file.metadata.end() ? "1" : layout->second;
+  if (found != kStateLayoutVersion)
+    throw InvalidArgument("weights", path + " holds a scene-state flow of state layout " + found + "; this opsis reads layout " +
+                                         kStateLayoutVersion + " (retrain the flow with opsis-train-mini2-states and assemble again)");
+}
 
 int state_slot(const studio::SceneSpec& spec, int entity) {
   const int objects = int(spec.objects.size());
@@ -96,6 +107,10 @@ std::vector<float> encode_states(const studio::SceneSpec& spec, const std::vecto
       if (who >= 0 && who < entities) out[f * kStateDims + kCameraStateDims + size_t(state_slot(spec, who)) * kSlotStateDims + kImpact] = 1;
   }
   return out;
+}
+
+void mark_no_impacts(float* state) {
+  for (int slot = 0; slot < kStateSlots; ++slot) state[kCameraStateDims + slot * kSlotStateDims + kImpact] = -1;
 }
 
 std::vector<float> state_mask(const studio::SceneSpec& spec) {
@@ -161,6 +176,10 @@ std::vector<float> frame_condition(const studio::SceneSpec& spec, int frames, co
       v[at++] = viseme >= 0 ? 1.0f : 0.0f;
       one_hot(viseme, 6);
     }
+    // How far through its shot the frame is, and the shot's length: a named move spans the
+    // whole shot, so its rate depends on both.
+    v[at++] = float(std::clamp(since / s.seconds, 0.0, 1.0));
+    v[at++] = float(s.seconds / 8.0);
     if (at != kFrameConditionDims) throw std::logic_error("frame_condition: layout and kFrameConditionDims disagree");
   }
   return c;

@@ -15,6 +15,7 @@
 
 #include <torch/torch.h>
 
+#include "core/safetensors.hpp"
 #include "engine/backend.hpp"
 #include "models/layers/layers.hpp"
 #include "studio/spec.hpp"
@@ -23,11 +24,16 @@
 namespace opsis::mini2 {
 
 inline constexpr int kStateFps = 12;
+// The layout of states and conditions; weights made for another layout are refused.
+inline constexpr const char* kStateLayoutVersion = "2";
 inline constexpr int kStateSlots = 6, kObjectSlots = 4;
 inline constexpr int kCameraStateDims = 6, kSlotStateDims = 24;
 inline constexpr int kStateDims = kCameraStateDims + kStateSlots * kSlotStateDims;
 inline constexpr int kStaticConditionDims = 8 + 3 + 2 + kObjectSlots * 17 + 2 * 7;
-inline constexpr int kFrameConditionDims = 10 + 2 + 3 + 4 + 2 + 2 * 7;
+inline constexpr int kFrameConditionDims = 10 + 2 + 3 + 4 + 2 + 2 * 7 + 2;
+
+// Throws InvalidArgument (naming `path`) unless a file's "opsis.state_layout" is kStateLayoutVersion.
+void require_state_layout(const safetensors::File& file, const std::string& path);
 
 // Which slot an entity (objects first, then characters) takes.
 int state_slot(const studio::SceneSpec& spec, int entity);
@@ -38,6 +44,9 @@ int state_slot(const studio::SceneSpec& spec, int entity);
 std::vector<float> encode_states(const studio::SceneSpec& spec, const std::vector<studio::FrameState>& frames,
                                  const std::vector<studio::Event>& events);
 std::vector<float> state_mask(const studio::SceneSpec& spec);
+
+// Sets every slot's impact flag of one state vector [kStateDims] to "none".
+void mark_no_impacts(float* state);
 
 // What conditions the flow: [kStaticConditionDims] and [frames, kFrameConditionDims]. The
 // phonemes (on the clip's clock) are spoken by the first talking character, the second

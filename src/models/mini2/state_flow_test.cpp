@@ -85,6 +85,10 @@ TEST(StateFlow, ConditionsSayTheShotAndWhoSpeaks) {
   EXPECT_EQ(at(7, speaking), 1) << "0.58 s is inside the phoneme";
   EXPECT_EQ(at(2, speaking), 0);
   EXPECT_EQ(at(7, speaking + 7), 0) << "the second character slot is silent";
+  const int progress = speaking + 14;  // how far through its shot, and the shot's length / 8 s
+  EXPECT_NEAR(at(12, progress), 0.5, 1e-6) << "1 s into a 2 s shot";
+  EXPECT_NEAR(at(30, progress), 0.25, 1e-6) << "0.5 s into the second";
+  EXPECT_NEAR(at(30, progress + 1), 0.25, 1e-6);
   const auto s = static_condition(spec);
   EXPECT_EQ(s[size_t(studio::Setting::Beach)], 1);
   studio::SceneSpec crowded = spec;

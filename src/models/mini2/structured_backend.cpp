@@ -25,6 +25,7 @@ struct StructuredConditions : engine::Conditions {
   studio::SceneSpec spec;  // this window's scene (shots cut to the window)
   torch::Tensor statics;   // [1, kStaticConditionDims]
   torch::Tensor per_frame; // [1, T, kFrameConditionDims]
+  torch::Tensor start;     // [1, kStateDims]: the state the window must start from (the last window's end), or undefined
 };
 
 // The scene a prompt asks for, with what the negative prompt (and the prompt's own "no ...")
@@ -120,6 +121,10 @@ class StructuredBackend : public engine::Backend {
     auto per_frame = frame_condition(c->spec, frames, r.phonemes);
     c->statics = torch::from_blob(statics.data(), {1, kStaticConditionDims}).clone();
     c->per_frame = torch::from_blob(per_frame.data(), {1, frames, kFrameConditionDims}).clone();
+    if (!r.carry.empty()) {
+      if (r.carry.size() != size_t(kStateDims)) throw std::logic_error("structured backend: a carried state of the wrong size");
+      c->start = torch::from_blob(const_cast<float*>(r.carry.data()), {1, kStateDims}).clone();
+    }
     engine::Encoded e;
     e.positive = c;
     e.video_shape = {1, frames, kStateDims};
@@ -131,8 +136,15 @@ class StructuredBackend : public engine::Backend {
     torch::NoGradGuard no_grad;
     const auto& c = dynamic_cast<const StructuredConditions&>(conditions);
     const auto states = torch::from_blob(const_cast<float*>(x.video.data()), x.video_shape).clone();
-    const auto v = flow_->forward(states, torch::full({1}, float(t)), c.statics, c.per_frame,
-                                  torch::ones({1, states.size(1)}, torch::kBool)).contiguous();
+    auto v = flow_->forward(states, torch::full({1}, float(t)), c.statics, c.per_frame, torch::ones({1, states.size(1)}, torch::kBool));
+    if (c.start.defined()) {
+      // A window after the first continues the last one: its first state is known, so that
+      // frame moves straight toward it, (x_t - x_0) / t, and the others attend to it on the
+      // way (replacement, as in inpainting with a flow).
+      const auto first = states.select(1, 0);
+      v.select(1, 0).copy_((first - c.start) / std::max(t, 1e-4));
+    }
+    v = v.contiguous();
     engine::Latents out = x;
     out.video.assign(v.data_ptr<float>(), v.data_ptr<float>() + v.numel());
     return out;
@@ -158,6 +170,15 @@ class StructuredBackend : public engine::Backend {
     const size_t samples = size_t(std::lround(r.seconds * out.audio.sample_rate));
     out.audio.samples.assign(pcm.data_ptr<float>(), pcm.data_ptr<float>() + std::min<int64_t>(pcm.numel(), int64_t(samples)));
     out.audio.samples.resize(samples, 0.0f);
+    // For the next window, which starts on this one's last picture frame: the state there
+    // (between two state frames), its impact flags down (the impact was heard here).
+    const double at = std::clamp((r.seconds - 1.0 / kFps) * kStateFps, 0.0, double(frames - 1));
+    const int a = int(std::floor(at)), b = std::min(a + 1, frames - 1);
+    const float w = float(at - a);
+    out.carry.resize(size_t(kStateDims));
+    for (int k = 0; k < kStateDims; ++k)
+      out.carry[size_t(k)] = (1 - w) * x.video[size_t(a) * kStateDims + size_t(k)] + w * x.video[size_t(b) * kStateDims + size_t(k)];
+    mark_no_impacts(out.carry.data());
     return out;
   }
 
@@ -184,6 +205,7 @@ std::unique_ptr<engine::Backend> open_structured_backend(const std::string& weig
     throw InvalidArgument("weights", weights_path + " is not an " + kStructuredFormat + " weights file");
   for (const char* part : {"renderer.", "flow.", "sound."})
     if (!has_part(file, part)) throw InvalidArgument("weights", weights_path + " has no " + std::string(part, std::strlen(part) - 1) + " part");
+  require_state_layout(file, weights_path);
   StateFlow flow;
   LayeredRenderer renderer;
   SoundNet sound;
@@ -200,6 +222,7 @@ std::unique_ptr<engine::Backend> open_structured_backend(const std::string& weig
 
 void assemble_structured_weights(const std::string& renderer_path, const std::string& states_path, const std::string& out_path) {
   const auto renderer_file = safetensors::read(renderer_path), states_file = safetensors::read(states_path);
+  require_state_layout(states_file, states_path);
   StateFlow flow;
   LayeredRenderer renderer;
   SoundNet sound;
@@ -208,8 +231,12 @@ void assemble_structured_weights(const std::string& renderer_path, const std::st
   load_tensors(*sound, states_file, "sound.");
   safetensors::File out;
   out.metadata["opsis.model"] = kStructuredFormat;
+  out.metadata["opsis.state_layout"] = kStateLayoutVersion;
   out.metadata["opsis.renderer_step"] = renderer_file.metadata.count("opsis.step") ? renderer_file.metadata.at("opsis.step") : "0";
   out.metadata["opsis.states_step"] = states_file.metadata.count("opsis.step") ? states_file.metadata.at("opsis.step") : "0";
+  // The CPU seconds each part's training has used (counted since session 7), for a run that restarts from this file.
+  if (renderer_file.metadata.count("opsis.cpu_seconds")) out.metadata["opsis.renderer_cpu_seconds"] = renderer_file.metadata.at("opsis.cpu_seconds");
+  if (states_file.metadata.count("opsis.cpu_seconds")) out.metadata["opsis.states_cpu_seconds"] = states_file.metadata.at("opsis.cpu_seconds");
   add_tensors(out, *renderer, "renderer.", safetensors::DType::F16);
   add_tensors(out, *flow, "flow.");
   add_tensors(out, *sound, "sound.");

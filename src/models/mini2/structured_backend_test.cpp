@@ -9,6 +9,7 @@
 #include "core/error.hpp"
 #include "core/safetensors.hpp"
 #include "engine/pipeline.hpp"
+#include "engine/sampler.hpp"
 #include "models/builtin.hpp"
 #include "models/mini2/identity_reader.hpp"
 #include "models/mini2/layered_renderer.hpp"
@@ -34,13 +35,32 @@ TEST(StructuredBackend, AssembledWeightsGenerateThroughThePipeline) {
   add_tensors(states_file, *flow, "flow.");
   add_tensors(states_file, *ema, "ema.");
   safetensors::write((dir / "renderer.safetensors").string(), renderer_file);
+  states_file.metadata["opsis.state_layout"] = kStateLayoutVersion;
   safetensors::write((dir / "states-no-sound.safetensors").string(), states_file);
   add_tensors(states_file, *sound, "sound.");
   states_file.metadata["opsis.step"] = "7";
   safetensors::write((dir / "states.safetensors").string(), states_file);
+  // A flow trained on the first state layout (no "opsis.state_layout") is refused by name.
+  states_file.metadata.erase("opsis.state_layout");
+  safetensors::write((dir / "states-layout-1.safetensors").string(), states_file);
+  try {
+    assemble_structured_weights((dir / "renderer.safetensors").string(), (dir / "states-layout-1.safetensors").string(),
+                                (dir / "old.safetensors").string());
+    ADD_FAILURE() << "a layout-1 flow was assembled";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("state layout 1"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir / "old.safetensors"));
   const auto weights = (dir / "structured.safetensors").string();
   assemble_structured_weights((dir / "renderer.safetensors").string(), (dir / "states.safetensors").string(), weights);
   EXPECT_EQ(safetensors::read(weights).metadata.at("opsis.states_step"), "7");
+  {
+    // The shipped file of session 6 (layout 1) opens with the same clear refusal.
+    safetensors::File old = safetensors::read(weights);
+    old.metadata.erase("opsis.state_layout");
+    safetensors::write((dir / "structured-layout-1.safetensors").string(), old);
+    EXPECT_THROW(models::open_builtin((dir / "structured-layout-1.safetensors").string(), 1), InvalidArgument);
+  }
 
   auto backend = models::open_builtin(weights, 1);
   EXPECT_EQ(backend->capabilities().name, kStructuredFormat);
@@ -71,6 +91,26 @@ TEST(StructuredBackend, AssembledWeightsGenerateThroughThePipeline) {
   const auto vertical = pipeline.run(r);
   EXPECT_EQ(vertical.video.frame_count(), 120);
   EXPECT_NEAR(vertical.audio.seconds(), 5.0, 0.01);
+  {
+    // A window after the first starts from the state the last window's decode left (carry):
+    // whatever the noise, its first state frame lands on it.
+    engine::WindowRequest first;
+    first.prompt = r.prompt;
+    first.width = 128, first.height = 72, first.seconds = 2;
+    engine::SamplerOptions options;
+    options.steps = 3, options.seed = 9;
+    const engine::Latents made = engine::sample(*backend, backend->encode(first), options);
+    const engine::Decoded decoded = backend->decode(made, first);
+    ASSERT_EQ(decoded.carry.size(), size_t(kStateDims));
+    engine::WindowRequest next = first;
+    next.time_offset = 2 - 1.0 / 24;
+    next.carry = decoded.carry;
+    options.seed = 10;
+    const engine::Latents continued = engine::sample(*backend, backend->encode(next), options);
+    for (int k = 0; k < kStateDims; ++k) EXPECT_NEAR(continued.video[size_t(k)], decoded.carry[size_t(k)], 1e-3) << k;
+    next.carry.resize(3);
+    EXPECT_THROW(backend->encode(next), std::logic_error);
+  }
   // A size it cannot make, a first-frame image it does not take.
   r.width = 100, r.height = 60, r.seconds = 2;
   EXPECT_THROW(pipeline.run(r), InvalidArgument);
