@@ -61,6 +61,7 @@ struct Options {
   int evaluate = 0;
   int stats = 0;
   bool show_camera = false;
+  bool seen_combinations = false;
   int sample_steps = 24;
   std::string renderer_path;
   std::string probes_path = "models/opsis-probes.safetensors";
@@ -360,11 +361,37 @@ int print_state_stats(const Options& o) {
   return 0;
 }
 
+// The EMA flow's velocity error on fresh training scenes at a few noise levels, for the
+// camera's values and the entities' apart: which part the flow has not learned yet.
+void print_velocity_errors(StateFlow& flow, uint64_t seed) {
+  torch::NoGradGuard no_grad;
+  std::mt19937_64 rng(seed);
+  std::vector<Example> batch;
+  while (batch.size() < 64) batch.push_back(make_example(train::random_scene(rng, 4.0), rng(), false));
+  const auto x0 = stack(batch, &Example::states, {kFrames, kStateDims});
+  const auto mask = stack(batch, &Example::mask, {1, kStateDims});
+  const auto statics = stack(batch, &Example::statics, {kStaticConditionDims});
+  const auto per_frame = stack(batch, &Example::per_frame, {kFrames, kFrameConditionDims});
+  torch::manual_seed(int64_t(seed));
+  const auto noise = torch::randn_like(x0);
+  std::printf("  velocity error (mean square) on 64 training scenes:   t    camera  entities\n");
+  for (const double level : {0.1, 0.3, 0.6, 0.9}) {
+    const auto t = torch::full({64}, float(level));
+    const auto xt = (1 - level) * x0 + level * noise;
+    const auto error = (flow->forward(xt, t, statics, per_frame, torch::ones({64, kFrames}, torch::kBool)) - (noise - x0)).pow(2) * mask;
+    const auto camera = error.index({Slice(), Slice(), Slice(0, kCameraStateDims)}).mean().item<double>();
+    const auto rest = error.index({Slice(), Slice(), Slice(kCameraStateDims, kStateDims)});
+    const double entities = (rest.sum() / (mask.index({Slice(), Slice(), Slice(kCameraStateDims, kStateDims)}).sum() * kFrames)).item<double>();
+    std::printf("%58.1f  %8.4f  %8.4f\n", level, camera, entities);
+  }
+}
+
 int evaluate(const Options& o) {
   StateFlow flow, ema;
   SoundNet sound;
   const int64_t step = load(flow, ema, sound, o.out + "/states.safetensors").step;
   ema->eval();
+  if (o.show_camera) print_velocity_errors(ema, o.seed);
   std::optional<LayeredRenderer> renderer;
   if (!o.renderer_path.empty()) {
     renderer.emplace();
@@ -379,13 +406,13 @@ int evaluate(const Options& o) {
   std::array<std::array<int, eval::kSceneHeads>, kWays> right{};
   int impacts = 0, impacts_sampled = 0;
   for (int i = 0; i < o.evaluate; ++i) {
-    const studio::SceneSpec spec = eval::probe_object_scene(rng, true);
+    const studio::SceneSpec spec = eval::probe_object_scene(rng, !o.seen_combinations);
     const uint64_t seed = rng();
     const studio::Timeline truth = studio::simulate(spec, seed, fps, 16000);
     const auto cues = speaker_cues(spec, truth.events);
     const int frames = int(std::lround(spec.seconds() * kStateFps));
     const auto states = sample_states(ema, static_condition(spec), frame_condition(spec, frames, cues[0], cues[1]), frames,
-                                      o.sample_steps, seed);
+                                      o.sample_steps, seed, state_mask(spec));
     const DecodedStates decoded = decode_states(spec, states.contiguous().data_ptr<float>(), frames, fps);
     if (o.show_camera) {
       // The first shot's camera from its first to its last frame, truth against sample.
@@ -463,6 +490,7 @@ int main(int argc, char** argv) {
   app.add_option("--seed", o.seed, "random seed");
   app.add_option("--evaluate", o.evaluate, "only sample and read this many held-out probe scenes");
   app.add_option("--stats", o.stats, "only print the spread of the camera's state values over this many random scenes");
+  app.add_flag("--seen", o.seen_combinations, "with --evaluate: probe scenes of combinations training sees (not held out)");
   app.add_flag("--show-camera", o.show_camera, "with --evaluate: print each scene's first-shot camera change, truth and sampled");
   app.add_option("--sample-steps", o.sample_steps, "with --evaluate: Euler steps");
   app.add_option("--renderer", o.renderer_path, "with --evaluate: also draw the samples with this learned renderer");

@@ -284,17 +284,23 @@ torch::Tensor StateFlowImpl::forward(const torch::Tensor& x, const torch::Tensor
   return out->forward(out_norm->forward(h));
 }
 
+torch::Tensor masked_velocity(const torch::Tensor& v, const torch::Tensor& x, double t, const torch::Tensor& mask) {
+  return v * mask + x / std::max(t, 1e-4) * (1 - mask);
+}
+
 torch::Tensor sample_states(StateFlow& flow, const std::vector<float>& statics, const std::vector<float>& per_frame, int frames,
-                            int steps, uint64_t seed) {
+                            int steps, uint64_t seed, const std::vector<float>& mask) {
+  if (mask.size() != size_t(kStateDims)) throw InvalidArgument("mask", "a state mask has " + std::to_string(kStateDims) + " values");
   torch::NoGradGuard no_grad;
   auto generator = at::detail::createCPUGenerator(seed);
   auto x = torch::randn({1, frames, kStateDims}, generator, torch::TensorOptions().dtype(torch::kFloat32));
   const auto s = torch::from_blob(const_cast<float*>(statics.data()), {1, kStaticConditionDims}).clone();
   const auto p = torch::from_blob(const_cast<float*>(per_frame.data()), {1, frames, kFrameConditionDims}).clone();
-  const auto mask = torch::ones({1, frames}, torch::kBool);
+  const auto frames_mask = torch::ones({1, frames}, torch::kBool);
+  const auto in_scene = torch::from_blob(const_cast<float*>(mask.data()), {1, 1, kStateDims}).clone();
   for (int i = 0; i < steps; ++i) {
     const float t = 1.0f - float(i) / float(steps), next = 1.0f - float(i + 1) / float(steps);
-    const auto v = flow->forward(x, torch::full({1}, t), s, p, mask);
+    const auto v = masked_velocity(flow->forward(x, torch::full({1}, t), s, p, frames_mask), x, t, in_scene);
     x = x + (next - t) * v;
   }
   return x[0];

@@ -85,8 +85,16 @@ struct StateFlowImpl : torch::nn::Module {
 };
 TORCH_MODULE(StateFlow);
 
-// Euler integration of the flow from noise (seeded) to states: [T, kStateDims].
+// The velocity the sampler follows: the flow's where `mask` [kStateDims] is 1 (what the scene
+// has), and elsewhere the exact velocity of the data there, which is 0: x_t / t. Training sees
+// x_t = t * noise in the slots a scene does not use (its loss is masked there), so left to the
+// network's unconstrained output those values drifted off that path during sampling, and since
+// every value feeds every token they spoiled the rest (the camera read 0% from samples until
+// session 7 found this). x: [B, T, kStateDims], v: the flow's velocity, t > 0.
+torch::Tensor masked_velocity(const torch::Tensor& v, const torch::Tensor& x, double t, const torch::Tensor& mask);
+
+// Euler integration of the flow from noise (seeded) to states: [T, kStateDims]. mask: state_mask(spec).
 torch::Tensor sample_states(StateFlow& flow, const std::vector<float>& statics, const std::vector<float>& per_frame, int frames,
-                            int steps, uint64_t seed);
+                            int steps, uint64_t seed, const std::vector<float>& mask);
 
 }  // namespace opsis::mini2

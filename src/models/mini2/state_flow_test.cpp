@@ -124,9 +124,15 @@ TEST(StateFlow, LearnsOneScene) {
     if (step >= 55) last += loss.item<double>() / 5;
   }
   EXPECT_LT(last, 0.6 * first);
-  const auto sampled = sample_states(flow, statics_v, frames_v, 48, 4, 7);
+  const auto in_scene = state_mask(spec);
+  const auto sampled = sample_states(flow, statics_v, frames_v, 48, 4, 7, in_scene);
   EXPECT_EQ(sampled.sizes(), (std::vector<int64_t>{48, kStateDims}));
-  EXPECT_TRUE(torch::equal(sampled, sample_states(flow, statics_v, frames_v, 48, 4, 7))) << "a seed gives one sample";
+  EXPECT_TRUE(torch::equal(sampled, sample_states(flow, statics_v, frames_v, 48, 4, 7, in_scene))) << "a seed gives one sample";
+  // The slots the scene does not use follow their data's path (0), as in training, whatever
+  // the network says there.
+  const int unused = kCameraStateDims + 1 * kSlotStateDims;  // object slot 1: the scene has one object
+  ASSERT_EQ(in_scene[size_t(unused)], 0.0f);
+  EXPECT_LT(sampled.index({torch::indexing::Slice(), torch::indexing::Slice(unused, unused + kSlotStateDims)}).abs().max().item<float>(), 1e-4);
 }
 
 }  // namespace

@@ -26,6 +26,7 @@ struct StructuredConditions : engine::Conditions {
   torch::Tensor statics;   // [1, kStaticConditionDims]
   torch::Tensor per_frame; // [1, T, kFrameConditionDims]
   torch::Tensor start;     // [1, kStateDims]: the state the window must start from (the last window's end), or undefined
+  torch::Tensor in_scene;  // [1, 1, kStateDims]: state_mask of the scene
 };
 
 // The scene a prompt asks for, with what the negative prompt (and the prompt's own "no ...")
@@ -121,6 +122,8 @@ class StructuredBackend : public engine::Backend {
     auto per_frame = frame_condition(c->spec, frames, r.phonemes);
     c->statics = torch::from_blob(statics.data(), {1, kStaticConditionDims}).clone();
     c->per_frame = torch::from_blob(per_frame.data(), {1, frames, kFrameConditionDims}).clone();
+    auto mask = state_mask(c->spec);
+    c->in_scene = torch::from_blob(mask.data(), {1, 1, kStateDims}).clone();
     if (!r.carry.empty()) {
       if (r.carry.size() != size_t(kStateDims)) throw std::logic_error("structured backend: a carried state of the wrong size");
       c->start = torch::from_blob(const_cast<float*>(r.carry.data()), {1, kStateDims}).clone();
@@ -136,7 +139,9 @@ class StructuredBackend : public engine::Backend {
     torch::NoGradGuard no_grad;
     const auto& c = dynamic_cast<const StructuredConditions&>(conditions);
     const auto states = torch::from_blob(const_cast<float*>(x.video.data()), x.video_shape).clone();
-    auto v = flow_->forward(states, torch::full({1}, float(t)), c.statics, c.per_frame, torch::ones({1, states.size(1)}, torch::kBool));
+    auto v = masked_velocity(
+        flow_->forward(states, torch::full({1}, float(t)), c.statics, c.per_frame, torch::ones({1, states.size(1)}, torch::kBool)), states,
+        t, c.in_scene);
     if (c.start.defined()) {
       // A window after the first continues the last one: its first state is known, so that
       // frame moves straight toward it, (x_t - x_0) / t, and the others attend to it on the
