@@ -433,6 +433,13 @@ int evaluate(const Options& o) {
         for (int f = 0; f < frames; f += 6) std::printf(" %+5.2f", sampled[f][k].item<float>());
         std::printf("\n");
       }
+      // The first object's impact flag (last value of its slot), sampled, with the true impacts' frames.
+      std::printf("      impact flag:");
+      for (int f = 0; f < frames; ++f) std::printf(" %+.1f", sampled[f][kCameraStateDims + kSlotStateDims - 1].item<float>());
+      std::printf("\n      true impacts at state frames:");
+      for (const auto& ev : truth.events)
+        if (ev.kind == studio::EventKind::Impact && ev.entity == 0) std::printf(" %ld", std::lround(ev.time * kStateFps));
+      std::printf("\n");
     }
     std::array<Video, kWays> videos;
     videos[0] = studio_video(spec, truth.frames, width, height, fps);
