@@ -223,7 +223,7 @@ async function composerPage() {
     source ? el('p', { class: 'hint' }, `A remix keeps the source’s model, size and length (${source.size}, ${source.seconds} s).`) :
       el('div', { class: 'row' }, field('Model', model), field('Orientation', orientation), field('Size', size), field('Length', seconds)),
     source ? null : field('First frame (optional)', image),
-    source ? null : el('fieldset', {}, el('legend', {}, 'Cameos (up to two)'),
+    el('fieldset', {}, el('legend', {}, 'Cameos (up to two)'),
       cameoBoxes.length ? cameoBoxes : el('p', { class: 'hint' }, 'No cameos you may use yet.')),
     el('button', { type: 'submit', class: 'primary' }, source ? 'Remix' : 'Create'),
     progress, status);
@@ -242,11 +242,11 @@ async function composerPage() {
     try {
       const body = { prompt: prompt.value };
       for (const [name, input] of guide) if (input.value.trim()) body[name] = input.value.trim();
+      body.cameos = [...form.querySelectorAll('input[name=cameo]:checked')].map((c) => c.value);
       if (source) {
         body.remix_of = source.id;
       } else {
         Object.assign(body, { model: model.value, size: size.value, seconds: seconds.value });
-        body.cameos = [...form.querySelectorAll('input[name=cameo]:checked')].map((c) => c.value);
         if (image.files[0]) {
           body.image = await new Promise((resolve, reject) => {
             const reader = new FileReader();

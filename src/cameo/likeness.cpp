@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <string_view>
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
@@ -345,12 +346,14 @@ std::string describe(const Likeness& l) {
   return text;
 }
 
-std::string with_likenesses(const std::string& prompt, const std::vector<std::pair<std::string, std::string>>& handles) {
+std::string with_likenesses(const std::string& prompt, const std::vector<std::pair<std::string, std::string>>& handles,
+                            bool add_unmentioned) {
   auto handle_char = [](unsigned char c) { return std::isalnum(c) || c == '_' || c == '.'; };
   std::string out = prompt;
   for (const auto& [handle, description] : handles) {
     if (handle.empty() || description.empty()) continue;
-    for (size_t i = 0; (i = out.find('@', i)) != std::string::npos; ++i) {
+    bool mentioned = false;
+    for (size_t i = 0; !mentioned && (i = out.find('@', i)) != std::string::npos; ++i) {
       if (i > 0) {
         const auto before = static_cast<unsigned char>(out[i - 1]);
         if (std::isalnum(before) || before == '_' || before == '.' || before >= 0x80) continue;  // an e-mail address
@@ -362,7 +365,12 @@ std::string with_likenesses(const std::string& prompt, const std::vector<std::pa
       std::transform(mention.begin(), mention.end(), mention.begin(), [](unsigned char c) { return char(std::tolower(c)); });
       if (mention != handle) continue;
       out.insert(end, " (" + description + ")");
-      break;
+      mentioned = true;
+    }
+    if (!mentioned && add_unmentioned) {
+      while (!out.empty() && std::isspace(static_cast<unsigned char>(out.back()))) out.pop_back();
+      if (!out.empty() && std::string_view(".!?").find(out.back()) == std::string_view::npos) out += '.';
+      out += (out.empty() ? "@" : " @") + handle + " (" + description + ") is in the scene.";
     }
   }
   return out;

@@ -57,9 +57,12 @@ std::string describe(const Likeness& likeness);
 
 // `prompt` with each handle's first mention ("@maya", any case, not part of a longer handle or
 // an e-mail address) followed by " (description)": what the generator reads, so the model
-// draws the cameo as enrolled. handles: (handle without '@', description) pairs; a handle not
-// mentioned, or with an empty description, changes nothing.
-std::string with_likenesses(const std::string& prompt, const std::vector<std::pair<std::string, std::string>>& handles);
+// draws the cameo as enrolled. handles: (handle without '@', description) pairs; one with an
+// empty description changes nothing. A described handle the prompt never mentions (a cameo
+// asked for by id, `characters: [{"id"}]`) is added as a sentence when `add_unmentioned`:
+// "@maya (dark skin, ...) is in the scene."; otherwise it changes nothing.
+std::string with_likenesses(const std::string& prompt, const std::vector<std::pair<std::string, std::string>>& handles,
+                            bool add_unmentioned = false);
 
 inline constexpr int kPortraitSize = 256;  // pixels per side
 

@@ -175,6 +175,23 @@ TEST(Likeness, OnlyTheHandleItselfIsDescribed) {
   EXPECT_EQ(with_likenesses("nobody here", maya), "nobody here");
 }
 
+// A cameo asked for by id only (`characters: [{"id"}]`) is still drawn as enrolled: the
+// generator's text names it in a sentence of its own, which the studio parser reads.
+TEST(Likeness, ACameoAskedForByIdIsAddedToTheScene) {
+  const std::vector<std::pair<std::string, std::string>> maya = {{"maya", "dark skin, long red hair, a purple shirt"}};
+  const std::string prompt = with_likenesses("A red ball bounces on a beach", maya, true);
+  EXPECT_EQ(prompt, "A red ball bounces on a beach. @maya (dark skin, long red hair, a purple shirt) is in the scene.");
+  const studio::ParseResult parsed = studio::parse_prompt(prompt);
+  EXPECT_TRUE(parsed.unknown_words.empty());
+  ASSERT_EQ(parsed.spec.characters.size(), 1u);
+  EXPECT_EQ(parsed.spec.characters[0].identity.name, "@maya");
+  EXPECT_EQ(parsed.spec.characters[0].identity.shirt, studio::Color::Purple);
+  ASSERT_EQ(parsed.spec.objects.size(), 1u);
+  // Mentioned, it is described in place and not added again; an empty description adds nothing.
+  EXPECT_EQ(with_likenesses("@maya waves!  ", maya, true), "@maya (dark skin, long red hair, a purple shirt) waves!  ");
+  EXPECT_EQ(with_likenesses("A beach.", {{"maya", ""}}, true), "A beach.");
+}
+
 TEST(Likeness, JsonRoundTripAndRefusals) {
   const Likeness l{SkinTone::Tan, HairColor::Blue, HairStyle::Long, Color::Yellow, studio::Accessory::Hat};
   EXPECT_EQ(likeness_from_json(to_json(l)), l);

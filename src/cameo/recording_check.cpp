@@ -107,7 +107,7 @@ FaceChecker& RecordingChecker::faces() {
 }
 
 RecordingReport RecordingChecker::check(const std::string& bytes, CameoKind kind, const LivenessChallenge& challenge) {
-  if (mode_ == RecordingChecks::off) return {};
+  if (mode_ == RecordingChecks::off) return likeness_only(bytes, kind);
   media::Mp4Contents contents;
   bool truncated = false;
   {
@@ -157,6 +157,24 @@ RecordingReport RecordingChecker::check(const std::string& bytes, CameoKind kind
                            true);
   }
   report.likeness = likenesses().read(contents.video);
+  return report;
+}
+
+// With the checks off nothing is verified, but a person's likeness is still read when the
+// recording decodes and the face cascade is installed, so that the built-in model draws the
+// cameo as it does with the checks on; otherwise the cameo is drawn as the default identity.
+RecordingReport RecordingChecker::likeness_only(const std::string& bytes, CameoKind kind) {
+  RecordingReport report;
+  if (kind != CameoKind::person) return report;
+  try {
+    const TemporaryFile file(bytes);
+    bool truncated = false;
+    const media::Mp4Contents contents = media::read_mp4_limited(file.path(), 16000, {kMaxSide, kMaxFrames}, &truncated);
+    report.seconds = contents.duration;
+    report.likeness = likenesses().read(contents.video);
+  } catch (const std::exception&) {
+    // Undecodable, or no cascade: no likeness, which is what checks-off enrollment had before.
+  }
   return report;
 }
 

@@ -258,6 +258,13 @@ TEST(RecordingCheck, APersonSayingThePhraseAndTurningPassesAndEachFaultIsNamed) 
   EXPECT_EQ(refusal(checker, mp4_bytes(turning, at_48k({}, 4.0)), CameoKind::character, c), "recording_no_sound");
   RecordingChecker off(RecordingChecks::off);
   EXPECT_EQ(refusal(off, mp4_bytes(short_clip, at_48k({}, 2.0)), CameoKind::person, c), "(passed)");
+  // ... but a person's likeness is still read (the same one the full checks read), and bytes
+  // that do not decode pass without one.
+  const RecordingReport unchecked = off.check(mp4_bytes(turning, said), CameoKind::person, c);
+  ASSERT_TRUE(unchecked.likeness.has_value());
+  ASSERT_TRUE(report.likeness.has_value());
+  EXPECT_EQ(unchecked.likeness->likeness, report.likeness->likeness);
+  EXPECT_FALSE(off.check("not a video at all", CameoKind::person, c).likeness.has_value());
   // Studio: the phrase is still heard; a moving picture without a face passes, a still one not.
   RecordingChecker studio(RecordingChecks::studio);
   EXPECT_EQ(refusal(studio, mp4_bytes(turning, said), CameoKind::person, challenge(c.phrase(), HeadTurn::right)), "(passed)");

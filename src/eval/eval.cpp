@@ -154,6 +154,7 @@ ImpactReading read_impacts(const Probes& probes, const Video& video, const Audio
   r.onsets = int(onsets.size());
   r.with_onset = int(std::lround(share_matched(visual, onsets, kSyncTolerance) * double(visual.size())));
   r.seconds = video.seconds();
+  r.visual_times = visual, r.onset_times = onsets;
   return r;
 }
 
@@ -877,7 +878,8 @@ std::string EvalReport::json() const {
     k["clips"] = nlohmann::json::array();
     for (const auto& c : impacts)
       k["clips"].push_back({{"prompt", c.prompt},
-                            {"generated", {{"visual_impacts", c.generated.visual_impacts}, {"with_onset", c.generated.with_onset}, {"onsets", c.generated.onsets}}},
+                            {"generated", {{"visual_impacts", c.generated.visual_impacts}, {"with_onset", c.generated.with_onset}, {"onsets", c.generated.onsets},
+                                          {"visual_times", c.generated.visual_times}, {"onset_times", c.generated.onset_times}}},
                             {"studio", {{"visual_impacts", c.studio.visual_impacts}, {"with_onset", c.studio.with_onset}, {"onsets", c.studio.onsets},
                                         {"truth_impacts", c.studio.truth_impacts}, {"truth_seen", c.studio.truth_seen}, {"truth_heard", c.studio.truth_heard}}}});
   }

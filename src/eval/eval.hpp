@@ -47,6 +47,7 @@ struct ImpactReading {
   int with_onset = 0;          // of those, with a sound onset within kSyncTolerance
   int onsets = 0;              // onsets the sound detector found
   double seconds = 0;
+  std::vector<double> visual_times, onset_times;  // seconds: where each detector found them
   // Studio clips only: the detectors against the truth's ground impacts of visible objects.
   int truth_impacts = 0;
   int truth_seen = 0;          // truth impacts with a visual impact within the tolerance

@@ -732,9 +732,24 @@ class App {
         if (ch == '\n' || ch == '\r') ch = ' ';
       prompt += std::string(prompt.empty() ? "" : "\n") + label + ": " + value;
     }
+    // Cameos picked in the composer, by @handle: for a new clip and for a remix alike (the
+    // remix's own checks then apply to them, as to its source's).
+    std::vector<std::string> characters;
+    if (b.contains("cameos")) {
+      if (!b["cameos"].is_array() || b["cameos"].size() > cameo::kMaxCameosPerVideo)
+        throw InvalidArgument("cameos", "at most two cameos, by @handle");
+      auto lease = s_.cameos.lease();
+      for (const auto& h : b["cameos"]) {
+        if (!h.is_string()) throw InvalidArgument("cameos", "cameos are @handles");
+        const auto cam = lease->registry.find_by_handle(h.get<std::string>());
+        if (!cam) throw InvalidArgument("cameos", "no cameo " + h.get<std::string>());
+        characters.push_back(cam->id);
+      }
+    }
     const std::string remix_of = text_field(b, "remix_of");
     if (!remix_of.empty())
-      return s_.videos.remix_shared(caller(me), remix_of, prompt, [this](const store::VideoRecord& v) { return social_.is_public(v.id); });
+      return s_.videos.remix_shared(caller(me), remix_of, prompt, [this](const store::VideoRecord& v) { return social_.is_public(v.id); },
+                                    characters);
     CreateVideo create;
     create.prompt = prompt;
     create.visible_watermark = true;
@@ -745,17 +760,7 @@ class App {
       if (img.rfind("data:", 0) != 0) throw InvalidArgument("image", "the first frame must be an uploaded image");
       create.input_reference = data_url_bytes(img);
     }
-    if (b.contains("cameos")) {
-      if (!b["cameos"].is_array() || b["cameos"].size() > cameo::kMaxCameosPerVideo)
-        throw InvalidArgument("cameos", "at most two cameos, by @handle");
-      auto lease = s_.cameos.lease();
-      for (const auto& h : b["cameos"]) {
-        if (!h.is_string()) throw InvalidArgument("cameos", "cameos are @handles");
-        const auto cam = lease->registry.find_by_handle(h.get<std::string>());
-        if (!cam) throw InvalidArgument("cameos", "no cameo " + h.get<std::string>());
-        create.characters.push_back(cam->id);
-      }
-    }
+    create.characters = std::move(characters);
     return s_.videos.create(caller(me), create);
   }
 

@@ -710,11 +710,11 @@ void run_server(const ServerConfig& config) {
                                      RunnerOptions::CameoUses& cameos_used) {
     return policy.recheck(video.id, video.user, request.scene_text(), request.cameo_ids, &cameos_used);
   };
-  runner_options.describe_cameos = [&cameos](const std::string& prompt, const RunnerOptions::CameoUses& cameos_used) {
+  runner_options.describe_cameos = [&cameos](const std::string& prompt, const RunnerOptions::CameoUses& cameos_used, bool this_step) {
     std::vector<std::pair<std::string, std::string>> described;
     for (const auto& [handle, cameo_id] : cameos_used)
       described.emplace_back(handle.rfind('@', 0) == 0 ? handle.substr(1) : handle, likeness_words(cameos, cameo_id));
-    return cameo::with_likenesses(prompt, described);
+    return cameo::with_likenesses(prompt, described, this_step);
   };
   JobRunner runner(*store, *blobs, *models, runner_options, &metrics, [&webhooks](const store::VideoRecord& video) {
     if (webhooks)

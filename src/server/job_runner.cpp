@@ -277,10 +277,10 @@ void JobRunner::run_job(store::VideoRecord video) {
       if (auto refusal = options_.recheck(video, request, cameos_used)) throw Refused{refusal->first, refusal->second};
     GenerationRequest generation;
     generation.model = request.model;
-    auto generator_text = [&](const std::string& prompt) {
-      return options_.describe_cameos && !cameos_used.empty() ? options_.describe_cameos(prompt, cameos_used) : prompt;
+    auto generator_text = [&](const std::string& prompt, bool this_step) {
+      return options_.describe_cameos && !cameos_used.empty() ? options_.describe_cameos(prompt, cameos_used, this_step) : prompt;
     };
-    generation.prompt = generator_text(request.step.prompt);
+    generation.prompt = generator_text(request.step.prompt, true);
     generation.seconds = request.step.seconds;
     generation.width = request.width;
     generation.height = request.height;
@@ -311,7 +311,7 @@ void JobRunner::run_job(store::VideoRecord video) {
       SourceClip clip;
       clip.use = request.step.use;
       clip.history = request.history;
-      for (auto& step : clip.history) step.prompt = generator_text(step.prompt);
+      for (auto& step : clip.history) step.prompt = generator_text(step.prompt, false);
       clip.video = std::move(decoded.video);
       clip.audio = std::move(decoded.audio);
       generation.source = std::move(clip);

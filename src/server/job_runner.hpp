@@ -76,8 +76,10 @@ struct RunnerOptions {
   // it uses: each cameo's @handle with its likeness said at its first mention ("@maya" ->
   // "@maya (dark skin, long red hair, a green shirt)"), so the built-in model draws the cameo
   // as enrolled. Applied to the job's prompt and its source's history; the stored prompt stays
-  // as the user wrote it. Empty: the prompts go as written.
-  std::function<std::string(const std::string& prompt, const CameoUses& cameos_used)> describe_cameos;
+  // as the user wrote it. `this_step`: the job's own prompt, where a cameo asked for by id that
+  // no prompt mentions is added as a sentence (not to the history, whose scenes it was not in).
+  // Empty: the prompts go as written.
+  std::function<std::string(const std::string& prompt, const CameoUses& cameos_used, bool this_step)> describe_cameos;
 };
 
 class JobRunner {

@@ -78,12 +78,23 @@ class Body {
       ids.push_back(id);
     };
     if (multipart_) {
+      // characters[0][id], characters[1][id], ... or, as the openai SDKs write a list in a form,
+      // characters[][id] once per character (in order: a multimap keeps equal keys as inserted).
+      size_t understood = 0;
       for (int i = 0; i < 8; ++i) {
         const std::string index = std::to_string(i);
         auto id = text({"characters", index.c_str(), "id"});
         if (!id) break;
         add(*id);
+        ++understood;
       }
+      const auto [first, last] = req_.files.equal_range("characters[][id]");
+      for (auto part = first; part != last; ++part, ++understood) add(part->second.content);
+      // Any other field about characters would otherwise be dropped without a word.
+      size_t named = 0;
+      for (const auto& [name, part] : req_.files) named += name.rfind("characters", 0) == 0;
+      if (named != understood)
+        throw InvalidArgument("characters", "send characters as characters[0][id], characters[1][id] (or characters[][id] per character)");
       return ids;
     }
     if (!json_.contains("characters") || json_["characters"].is_null()) return ids;

@@ -284,14 +284,15 @@ store::VideoRecord VideoService::remix(const Caller& caller, const std::string& 
 }
 
 store::VideoRecord VideoService::remix_shared(const Caller& caller, const std::string& id, const std::string& prompt,
-                                              const std::function<bool(const store::VideoRecord&)>& shared) {
-  screen(caller, prompt);
+                                              const std::function<bool(const store::VideoRecord&)>& shared,
+                                              const std::vector<std::string>& characters) {
+  screen(caller, prompt, characters);
   const auto source = store_.video(id);
   if (!source || (source->user != caller.user && !shared(*source))) throw not_found("no video with id '" + id + "'");
   if (source->status != store::VideoStatus::Completed || source->video_blob.empty())
     throw ApiError(400, "invalid_request_error", "video_not_ready",
                    "video " + id + " is " + store::name(source->status) + "; only a completed video can be used", "video_id");
-  return remix_of(caller, *source, prompt, true);
+  return remix_of(caller, *source, prompt, true, characters);
 }
 
 VideoService::Upload VideoService::accept_upload(const std::string& bytes) {

@@ -84,9 +84,11 @@ class VideoService {
   store::VideoRecord remix(const Caller& caller, const std::string& id, const std::string& prompt,
                            const std::vector<std::string>& characters = {});
   // The app's remix: as remix, but the source may be another user's video that `shared` says
-  // the caller may remix (a published clip); otherwise "not found". Marked visibly.
+  // the caller may remix (a published clip); otherwise "not found". Marked visibly. Cameos as
+  // in remix.
   store::VideoRecord remix_shared(const Caller& caller, const std::string& id, const std::string& prompt,
-                                  const std::function<bool(const store::VideoRecord&)>& shared);
+                                  const std::function<bool(const store::VideoRecord&)>& shared,
+                                  const std::vector<std::string>& characters = {});
   // The source's model, size and length with a new prompt. From {id}: as remix (lineage in
   // remixed_from_video_id); from an upload: the default model, the upload's first frame.
   store::VideoRecord edit(const Caller& caller, const EditVideo& request);

@@ -234,6 +234,12 @@ test('a cameo\'s likeness is read from its recording, shown to its owner, and dr
   t.diagnostic(`purple: ${(100 * cameoShare).toFixed(2)}% of the frame with @cara_toon, ${(100 * plainShare).toFixed(2)}% with Mia`);
   assert.ok(cameoShare > 0.01, `purple covers ${(100 * cameoShare).toFixed(2)}% of the frame with @cara_toon`);
   assert.ok(plainShare < cameoShare / 5, `purple covers ${(100 * plainShare).toFixed(2)}% without the cameo`);
+  // Asked for by id only (`characters`), with no @handle in the prompt, the cameo is still drawn.
+  const byId = await waitFor(cara, (await cara.videos.create({ prompt: 'A medium shot of a meadow at noon.', characters: [{ id: cameo.id }], ...size })).id);
+  assert.equal(byId.status, 'completed', JSON.stringify(byId.error));
+  const byIdShare = shareNear(await frame(byId.id), purple);
+  t.diagnostic(`purple: ${(100 * byIdShare).toFixed(2)}% of the frame with the cameo asked for by id`);
+  assert.ok(byIdShare > 0.01, `purple covers ${(100 * byIdShare).toFixed(2)}% of the frame with the cameo asked for by id`);
   await call(caraKey, 'DELETE', `/cameos/${cameo.id}`);
 });
 

@@ -213,6 +213,17 @@ test('create accepts characters: [{id}] the requester may use, and records the u
     assert.equal(refused.status, 400, JSON.stringify(characters));
     assert.equal((await refused.json()).error.param, 'characters', JSON.stringify(characters));
   }
+  // The openai SDK sends create as a form, a list as characters[][id]: read the same way, so
+  // the SDK's characters are checked (not dropped), and a field about characters that is
+  // neither form is a 400, not ignored.
+  await assert.rejects(other.videos.create({ prompt: 'A dog runs along a beach', characters: [{ id: rex.id }], ...small }),
+    rejectsWith(403, 'characters'));
+  const odd = new FormData();
+  odd.append('prompt', 'A dog runs along a beach');
+  odd.append('characters[id]', rex.id);
+  const oddRefused = await fetch(`${server.baseURL}/videos`, { method: 'POST', body: odd, headers: { authorization: `Bearer ${key}` } });
+  assert.equal(oddRefused.status, 400, await oddRefused.clone().text());
+  assert.equal((await oddRefused.json()).error.param, 'characters');
   assert.deepEqual(await allVideoIds(other), videosBefore);
 });
 

@@ -303,8 +303,12 @@ try {
 
   step('bob (a mutual) is offered the cameo and uses it in a draft; ada sees the draft and revokes');
   const withCameo = await compose(B.page, { prompt: `${cameoHandle} waves at the camera.`, cameo: cameoHandle, shot: 'composer-cameo' });
+  // A remix of her published clip may bring the cameo in too (the composer offers it there).
+  const remixWithCameo = await compose(B.page, { prompt: `The ball bounces by ${cameoHandle}.`, remixOf: clip1, cameo: cameoHandle,
+    shot: 'composer-remix-cameo' });
   await A.page.goto(`${root}/app/cameo`);
   await A.page.locator(`.with-me li[data-id="${withCameo}"]`).waitFor();
+  await A.page.locator(`.with-me li[data-id="${remixWithCameo}"]`).waitFor();
   assert.equal(await A.page.evaluate(async (id) => (await fetch(`/app/media/${id}/thumbnail`)).status, withCameo), 200, 'the person in a draft sees it');
   await axe(A.page, 'cameo page');
   await shoot(A.page, 'cameo', { fullPage: true });
@@ -331,7 +335,7 @@ try {
   await B.page.waitForFunction(() => { const img = document.querySelector('img.avatar'); return img && img.complete && img.naturalWidth > 0; });
 
   step('ada deletes bob\'s draft with her cameo from "videos with me"');
-  await A.page.getByRole('button', { name: 'Delete the video by @bob' }).click();
+  await A.page.locator(`.with-me li[data-id="${withCameo}"]`).getByRole('button', { name: 'Delete the video by @bob' }).click();
   await A.page.locator('#toast', { hasText: 'Video deleted' }).waitFor();
   assert.equal(await B.page.evaluate(async (id) => (await fetch(`/app/api/videos/${id}`)).status, withCameo), 404);
 

@@ -3,7 +3,9 @@
 // flow learns one scene.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 #include "core/error.hpp"
 #include "models/mini2/state_flow.hpp"
@@ -69,6 +71,45 @@ TEST(StateFlow, StatesDecodeToTheSimulatedPosesAndImpacts) {
   // Only the slots of things in the scene count.
   const auto mask = state_mask(spec);
   EXPECT_EQ(std::count(mask.begin(), mask.end(), 1.0f), kCameraStateDims + 2 * kSlotStateDims);
+}
+
+// With every learned flag down, the landings drawn by the states alone are heard: the ground
+// impacts of balls and boxes that bounce or fall, each within one state frame, and few others.
+TEST(StateFlow, LandingsAreHeardFromTheMotionAlone) {
+  int truth = 0, found = 0, heard = 0, extra = 0;
+  for (const auto kind : {studio::ObjectKind::Ball, studio::ObjectKind::Box})
+    for (const auto motion : {studio::Motion::Bounces, studio::Motion::Falls})
+      for (const auto size : {studio::Size::Small, studio::Size::Large})
+        for (uint64_t seed = 1; seed <= 4; ++seed) {
+          studio::SceneSpec spec;
+          spec.setting = studio::Setting(int(seed % 4));
+          spec.objects.push_back({kind, studio::Color::Red, size, motion});
+          spec.shots = {studio::ShotSpec{studio::CameraMove::Static, studio::CameraSpeed::Slow, studio::Framing::Wide,
+                                         studio::Lens::Standard, 4.0}};
+          const studio::Timeline timeline = studio::simulate(spec, seed, kStateFps, 16000);
+          auto states = encode_states(spec, timeline.frames, timeline.events);
+          for (size_t f = 0; f < timeline.frames.size(); ++f) mark_no_impacts(states.data() + f * kStateDims);
+          const DecodedStates d = decode_states(spec, states.data(), int(timeline.frames.size()), kStateFps);
+          // Every ground impact excuses a sound; those of 1.5 m/s and more (hops of 10 cm and up,
+          // plainly seen) must be heard.
+          std::vector<double> truths, seen;
+          for (const auto& ev : timeline.events)
+            if (ev.kind == studio::EventKind::Impact && ev.entity == 0 && ev.other == -1) {
+              truths.push_back(ev.time);
+              if (ev.speed >= 1.5f) seen.push_back(ev.time);
+            }
+          truth += int(seen.size());
+          for (double t : seen)
+            found += std::any_of(d.impacts.begin(), d.impacts.end(), [&](const auto& got) { return std::abs(got.time - t) <= 1.0 / kStateFps; });
+          for (const auto& got : d.impacts) {
+            ++heard;
+            extra += std::none_of(truths.begin(), truths.end(), [&](double t) { return std::abs(got.time - t) <= 1.0 / kStateFps; });
+          }
+        }
+  std::printf("ground impacts %d, found from the motion %d; heard %d, with no impact near %d\n", truth, found, heard, extra);
+  ASSERT_GT(truth, 40);
+  EXPECT_GE(found, truth * 9 / 10);
+  EXPECT_LE(extra, heard / 10);
 }
 
 TEST(StateFlow, ConditionsSayTheShotAndWhoSpeaks) {
