@@ -3,7 +3,11 @@
 // kind, whether every job finished, how many durable commits the writes shared (group
 // commit), and the machine. Bounded in time (--deadline-s). A benchmark, never a test.
 //   node bench/server_bench.mjs --opsis build/opsis [--clients 100] [--workers 2] [--deadline-s 240]
+//        [--create-client native|http]
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import http from 'node:http';
+import path from 'node:path';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 
@@ -21,9 +25,16 @@ const { values: args } = parseArgs({
     // node:http with keep-alive (default), or fetch (undici): fetch costs this 2-core machine
     // 2-3 ms of client CPU per request, which then dominates what is measured.
     client: { type: 'string', default: 'http' },
+    // Who sends the burst of creates: the native client (create_burst.cpp, microseconds per
+    // request) when it is built, else node (about 0.2 ms of client CPU per request here, which
+    // on 2 cores is itself most of a 25 ms target: bench/client_floor.mjs). Polling is node's.
+    'create-client': { type: 'string', default: '' },
   },
 });
 if (args.opsis) process.env.OPSIS_BINARY = args.opsis;
+const nativeClient = path.join(path.dirname(args.opsis ?? 'build/opsis'), 'bench', 'opsis_bench_create_burst');
+const createClient = args['create-client'] || (existsSync(nativeClient) ? 'native' : 'http');
+if (!['native', 'http'].includes(createClient)) throw new Error('--create-client is native or http');
 const clients = Number(args.clients);
 const deadline = Date.now() + Number(args['deadline-s']) * 1000;
 
@@ -65,12 +76,13 @@ async function timed(kind, url, init) {
   return { response, body };
 }
 
-async function client(base, index) {
-  const { body: created } = await timed('create', `${base}/videos`, {
+const createBody = (index) => JSON.stringify({ prompt: `A red ball bounces in a meadow, take ${index}`, model: 'opsis-studio', seconds: args.seconds, size: args.size });
+async function client(base, index, createdId) {
+  const created = createdId ? { id: createdId } : (await timed('create', `${base}/videos`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ prompt: `A red ball bounces in a meadow, take ${index}`, model: 'opsis-studio', seconds: args.seconds, size: args.size }),
-  });
+    body: createBody(index),
+  })).body;
   if (!created.id) throw new Error(`create failed: ${JSON.stringify(created)}`);
   for (;;) {
     if (Date.now() > deadline) return { id: created.id, status: 'timed out' };
@@ -108,13 +120,24 @@ try {
   // Every client connects first (GET /healthz), then all create at once.
   await Promise.all(Array.from({ length: clients }, () => request(`${server.root}/healthz`)));
   const started = performance.now();
-  const results = await Promise.all(Array.from({ length: clients }, (_, i) => client(server.baseURL, i)));
+  let createdIds = [];
+  let nativeCreate = null;
+  if (createClient === 'native') {
+    // One burst of `clients` creates on as many warmed connections; then node polls each.
+    const out = JSON.parse(execFileSync(nativeClient, ['--port', String(server.port), '--clients', String(clients), '--bursts', '1',
+                                                       '--ids', '1', '--body', createBody(0)], { encoding: 'utf8' }));
+    nativeCreate = { count: out.ids.length, ...out.all };
+    createdIds = out.ids;
+    statuses[200] = (statuses[200] ?? 0) + (out.statuses['200'] ?? 0);
+  }
+  const results = await Promise.all(Array.from({ length: clients }, (_, i) => client(server.baseURL, i, createdIds[i])));
   const wall = (performance.now() - started) / 1000;
   const finished = results.filter((r) => r.status === 'completed').length;
   const report = {
     clients, workers: Number(args.workers), client: args.client, clip: `${args.size}, ${args.seconds} s`, wall_s: Math.round(wall * 10) / 10,
     jobs_completed: finished, jobs_per_s: Math.round((finished / wall) * 100) / 100, http_statuses: statuses,
-    create: summary(latencies.create), retrieve: summary(latencies.retrieve), content: summary(latencies.content),
+    create_client: createClient, create: nativeCreate ?? summary(latencies.create), retrieve: summary(latencies.retrieve),
+    content: summary(latencies.content),
     get_retries_after_reset: retries,
     store: storeCounters(await (await fetch(`${server.root}/metrics`)).text()),
     machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, load_average_before: loadBefore, load_average_after: os.loadavg() },

@@ -1,7 +1,9 @@
 #include "policy/normalize.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
+#include <span>
 #include <unordered_map>
 
 namespace opsis::policy {
@@ -204,10 +206,34 @@ std::string squeeze(const std::string& word) {
   return out;
 }
 
+namespace {
+
+// squeeze(a) == squeeze(b), without building either.
+bool same_squeezed(const std::string& a, const std::string& b) {
+  size_t i = 0, j = 0;
+  while (i < a.size() && j < b.size()) {
+    if (a[i] != b[j]) return false;
+    const char c = a[i];
+    while (i < a.size() && a[i] == c) ++i;
+    while (j < b.size() && b[j] == c) ++j;
+  }
+  return i == a.size() && j == b.size();
+}
+
+}  // namespace
+
 int edit_distance(const std::string& a, const std::string& b, int limit) {
   const int n = int(a.size()), m = int(b.size());
   if (std::abs(n - m) > limit) return limit + 1;
-  std::vector<int> two_back(size_t(m + 1)), previous(size_t(m + 1)), current(size_t(m + 1));
+  // Three rows of the table; on the stack for words of up to 63 letters (all but hostile input).
+  std::array<int, 64> rows[3];
+  std::vector<int> heap;
+  int *two_back_row = rows[0].data(), *previous_row = rows[1].data(), *current_row = rows[2].data();
+  if (m + 1 > 64) {
+    heap.assign(size_t(3 * (m + 1)), 0);
+    two_back_row = heap.data(), previous_row = heap.data() + (m + 1), current_row = heap.data() + 2 * (m + 1);
+  }
+  std::span<int> two_back(two_back_row, size_t(m + 1)), previous(previous_row, size_t(m + 1)), current(current_row, size_t(m + 1));
   for (int j = 0; j <= m; ++j) previous[size_t(j)] = j;
   for (int i = 1; i <= n; ++i) {
     current[0] = i;
@@ -221,8 +247,8 @@ int edit_distance(const std::string& a, const std::string& b, int limit) {
       row_min = std::min(row_min, value);
     }
     if (row_min > limit) return limit + 1;
-    two_back.swap(previous);
-    previous.swap(current);
+    std::swap(two_back, previous);
+    std::swap(previous, current);
   }
   return previous[size_t(m)];
 }
@@ -239,7 +265,7 @@ bool word_matches(const std::string& word, const std::string& rule_word) {
     if (same) return true;
   }
   // Repeated letters added, never removed: "nuuude" is "nude", but "bobs" is not "boobs".
-  if (rule_word.size() >= 4 && word.size() >= rule_word.size() && squeeze(word) == squeeze(rule_word)) return true;
+  if (rule_word.size() >= 4 && word.size() >= rule_word.size() && same_squeezed(word, rule_word)) return true;
   if (rule_word.size() >= 6 && !word.empty() && word[0] == rule_word[0] &&
       static_cast<unsigned char>(rule_word[0]) < 0x80) {
     const int limit = rule_word.size() >= 10 ? 2 : 1;

@@ -6,6 +6,7 @@
 #include <map>
 #include <cctype>
 #include <set>
+#include <string_view>
 #include <sstream>
 
 #include "cameo/merkle.hpp"
@@ -211,9 +212,19 @@ std::shared_ptr<const Policy::Rules> parse_rules(const json& j) {
   return rules;
 }
 
+// `word` is `rule_word` or its plural with "s" or "es" (no string is built: this runs for every
+// rule word at every position of every prompt).
+bool same_or_plural(const std::string& word, const std::string& rule_word) {
+  if (word.compare(0, rule_word.size(), rule_word) != 0) return false;
+  const std::string_view rest = std::string_view(word).substr(std::min(word.size(), rule_word.size()));
+  return word.size() >= rule_word.size() && (rest.empty() || rest == "s" || rest == "es");
+}
+
 bool word_ok(const std::string& prompt_word, const std::string& rule_word, const std::set<std::string>& never_fuzzy) {
-  if (never_fuzzy.count(prompt_word))
-    return prompt_word == rule_word || prompt_word == rule_word + "s" || prompt_word == rule_word + "es";
+  // Every way a word may match (exact, plural, starred, stretched, misspelt) keeps its first
+  // letter: most pairs end here, before the set lookup and the edit distance.
+  if (prompt_word.empty() || rule_word.empty() || prompt_word[0] != rule_word[0]) return prompt_word == rule_word;
+  if (never_fuzzy.count(prompt_word)) return same_or_plural(prompt_word, rule_word);
   return word_matches(prompt_word, rule_word);
 }
 
@@ -229,7 +240,9 @@ std::vector<Span> find_all(const Term& term, const Prompt& prompt, const std::se
     bool all = true;
     for (size_t j = 0; all && j < k; ++j) {
       const std::string& word = prompt.tokens[i + j].text;
-      all = exact ? (word == term.words[j] || word == term.words[j] + "s") : word_ok(word, term.words[j], never_fuzzy);
+      all = exact ? (word == term.words[j] || (word.size() == term.words[j].size() + 1 && word.back() == 's' &&
+                                                 word.compare(0, term.words[j].size(), term.words[j]) == 0))
+                  : word_ok(word, term.words[j], never_fuzzy);
     }
     if (all) spans.push_back({i, i + k});
   }

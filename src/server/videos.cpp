@@ -89,18 +89,27 @@ void VideoService::admit(const Caller& caller, std::unique_lock<std::mutex>& loc
   // wait for a group commit outside the lock. A create whose commit has just become visible is
   // counted twice until its insert returns; so a refusal is only decided when none of this
   // user's creates is in flight: until then each returning insert wakes us to count again.
-  for (;;) {
-    const auto inserting = inserting_by_user_.find(caller.user);
-    const int not_yet_stored = inserting == inserting_by_user_.end() ? 0 : inserting->second;
-    if (store_.count_active_for_user(caller.user) + not_yet_stored < limits_.max_active_jobs) break;
-    if (not_yet_stored == 0) {
-      ApiError error(429, "rate_limit_error", "rate_limit_exceeded",
-                     "you have " + std::to_string(limits_.max_active_jobs) +
-                         " videos queued or in progress, the most allowed at once; wait for one to finish");
-      error.retry_after_seconds = 5;
-      throw error;
+  auto bound = active_bound_by_user_.find(caller.user);
+  if (bound != active_bound_by_user_.end() && bound->second < limits_.max_active_jobs) {
+    ++bound->second;  // under the limit even if none of this user's jobs has finished since
+  } else {
+    for (;;) {
+      const auto inserting = inserting_by_user_.find(caller.user);
+      const int not_yet_stored = inserting == inserting_by_user_.end() ? 0 : inserting->second;
+      const int active = store_.count_active_for_user(caller.user) + not_yet_stored;
+      if (active < limits_.max_active_jobs) {
+        active_bound_by_user_[caller.user] = active + 1;
+        break;
+      }
+      if (not_yet_stored == 0) {
+        ApiError error(429, "rate_limit_error", "rate_limit_exceeded",
+                       "you have " + std::to_string(limits_.max_active_jobs) +
+                           " videos queued or in progress, the most allowed at once; wait for one to finish");
+        error.retry_after_seconds = 5;
+        throw error;
+      }
+      insert_returned_.wait(lock);
     }
-    insert_returned_.wait(lock);
   }
   const auto now = std::chrono::steady_clock::now();
   auto& recent = recent_by_key_[caller.key_id.empty() ? caller.user : caller.key_id];

@@ -145,6 +145,11 @@ class VideoService {
   std::mutex rate_mutex_;
   std::map<std::string, std::deque<std::chrono::steady_clock::time_point>> recent_by_key_;
   std::map<std::string, int> inserting_by_user_;  // admitted creates whose insert has not returned
+  // Per user, an upper bound on the jobs queued or running (stored or still being inserted):
+  // the last count taken plus every create admitted since. Jobs only leave that state outside
+  // admission, so while the bound is under the limit a create is admitted without counting
+  // again (a burst of creates used to run one COUNT each, in turn, under rate_mutex_).
+  std::map<std::string, int> active_bound_by_user_;
   std::condition_variable insert_returned_;       // an admitted create's insert returned: recount
 };
 
