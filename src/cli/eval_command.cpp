@@ -95,7 +95,7 @@ void add_eval_command(CLI::App& app) {
                   "studio talking close-ups that test the mouth reader against truth, 0 (off) to 100")
       ->capture_default_str();
   cmd->add_option("--json", options->json, "write the results as JSON here");
-  cmd->add_option("--model", options->model, "opsis-mini-2 (default), opsis-mini (the first model), or a weights file of either");
+  cmd->add_option("--model", options->model, "opsis-mini-2-structured (default), opsis-mini-2 (the latent variant), opsis-mini (the first model), or a weights file of any");
   cmd->add_option("--threads", options->threads, "CPU threads (default: all)");
   cmd->callback([options] { run_eval(*options); });
 }

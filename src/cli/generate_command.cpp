@@ -70,6 +70,11 @@ void parse_guidance(const std::string& text, engine::GenerateRequest& r) {
 
 std::unique_ptr<engine::Backend> open_model(const GenerateOptions& o) {
 #ifdef OPSIS_HAVE_MINI
+  if (o.model.empty() && !o.image.empty()) {
+    std::fprintf(stderr, "model: %s (the default model, %s, takes no first frame)\n", models::kDefaultImageBuiltin,
+                 models::kDefaultBuiltin);
+    return models::open_builtin(models::kDefaultImageBuiltin, o.threads);
+  }
   return models::open_builtin(o.model, o.threads);
 #else
   (void)o;
@@ -137,7 +142,9 @@ void add_generate_command(CLI::App& app) {
   cmd->add_option("--cameo", options->cameo, "identity reference portrait (PNG, JPEG or WebP)");
   cmd->add_option("--steps", options->steps, "denoising steps (default: the model's)");
   cmd->add_option("--guidance", options->guidance, "guidance scale G, or VIDEO,AUDIO");
-  cmd->add_option("--model", options->model, "opsis-mini-2 (default), opsis-mini (the first model), or a weights file of either");
+  cmd->add_option("--model", options->model,
+                  "opsis-mini-2-structured (default), opsis-mini-2 (the latent variant; the default with --image), opsis-mini (the "
+                  "first model), or a weights file of any");
   cmd->add_option("--threads", options->threads, "CPU threads (default: all)");
   cmd->add_option("--data-dir", options->data_dir,
                   "where the signing certificate and watermark key live (default: $OPSIS_DATA_DIR, else ./opsis-data)");

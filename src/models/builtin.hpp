@@ -10,8 +10,12 @@
 
 namespace opsis::models {
 
-// The built-in model used when none is named.
-inline constexpr const char* kDefaultBuiltin = "opsis-mini-2";
+// The built-in model used when none is named: the structured variant, whose clips show the
+// scene the prompt asks for (models/opsis-mini-2.md, session 8) where the latent one still
+// draws blurred colour fields. It takes no first frame, so a request that starts from an image
+// and names no model goes to kDefaultImageBuiltin, the latent variant, which does.
+inline constexpr const char* kDefaultBuiltin = "opsis-mini-2-structured";
+inline constexpr const char* kDefaultImageBuiltin = "opsis-mini-2";
 
 // Path of a built-in model's shipped weights, or `name_or_path` itself when it is not a
 // built-in name. Throws opsis::IoError when the shipped file cannot be found.

@@ -63,6 +63,16 @@ std::shared_ptr<ModelRegistry> make_default_registry(const std::string& default_
   } catch (const std::exception& e) {
     std::fprintf(stderr, "opsis serve: opsis-mini-2 is not served: %s\n", e.what());
   }
+  // Its structured variant (scene-state flow + learned layered renderer); no first frame.
+  try {
+    registry->add(std::make_shared<EngineGenerator>(
+        "opsis-mini-2-structured",
+        "opsis-mini 2, structured: a flow over per-frame scene states drawn by a learned layered renderer, with sound made "
+        "from the states, trained on the studio world (CPU; no first frame).",
+        models::open_builtin("opsis-mini-2-structured")));
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "opsis serve: opsis-mini-2-structured is not served: %s\n", e.what());
+  }
 #endif
   const std::string target = default_model.empty() ? std::string(StudioGenerator::kName) : registry->resolve(default_model);
   for (const char* alias : {"sora-2", "sora-2-pro", "sora-2-2025-10-06", "sora-2-pro-2025-10-06", "sora-2-2025-12-08"})

@@ -52,6 +52,24 @@ test('opsis-mini: create, extend (stitched) and an image as the first frame', as
   assert.equal(imageDone.status, 'completed', JSON.stringify(imageDone.error));
 });
 
+test('opsis-mini-2-structured: served, echoed, and a first frame refused with the reason', async () => {
+  const models = await (await fetch(`${server.baseURL}/models`)).json();
+  const structured = models.data.find((m) => m.id === 'opsis-mini-2-structured');
+  assert.ok(structured, 'opsis-mini-2-structured is served');
+  const created = await client.videos.create({ prompt: 'A red ball bounces on a sunny beach. Slow pan left.', model: 'opsis-mini-2-structured',
+                                               seconds: '2', size: '128x72' });
+  const done = await waitFor(client, created.id);
+  assert.equal(done.status, 'completed', JSON.stringify(done.error));
+  assert.equal(done.model, 'opsis-mini-2-structured');
+  const clip = await bytesOf(created.id);
+  assertValidMp4(clip);
+  assert.ok(Math.abs(mp4Duration(clip) - 2) < 0.1);
+  const image = await bytesOf(created.id, 'thumbnail');
+  await assert.rejects(client.videos.create({ prompt: 'A red ball', model: 'opsis-mini-2-structured', seconds: '1', size: '128x72',
+                                              input_reference: await toFile(image, 'first.webp', { type: 'image/webp' }) }),
+    (e) => e instanceof OpenAI.BadRequestError && e.param === 'input_reference' && /cannot start from an image/.test(e.message));
+});
+
 // Mean loudness (dBFS) of the sound between `from` and `to` seconds, read by FFmpeg.
 function meanVolume(bytes, from, to) {
   const dir = mkdtempSync(path.join(tmpdir(), 'opsis-mini-audio-'));
