@@ -6,6 +6,7 @@
 
 #include "core/error.hpp"
 #include "studio/dialogue.hpp"
+#include "studio/physics.hpp"
 
 namespace opsis::mini2 {
 
@@ -190,11 +191,87 @@ std::vector<float> frame_condition(const studio::SceneSpec& spec, int frames, co
   return c;
 }
 
+namespace {
+
+// One impact read from the states: the state frame it is heard at, and for a landing read
+// from the drawn motion the moment of contact between state frames (seconds).
+struct StateImpact {
+  int entity = 0;
+  int frame = 0;
+  double time = 0;
+  bool landing = false;
+};
+
+// Impacts, from two readings of the sampled states, merged:
+//  - the learned flag: up at a state frame and not below its neighbours is one event (two
+//    flagged frames in a row are two impacts: a ball's last bounces are 80 ms apart);
+//  - the drawn motion: a grounded object that comes down onto the ground faster than the
+//    studio's slowest audible contact and stops descending there. The flow raises its flags
+//    rarely (session 7: 1 of 15 true impacts), while the picture always shows the landing;
+//    reading the landing from the same states the renderer draws puts the thud on the frame
+//    the ball is seen to hit, whatever path the flow chose.
+std::vector<StateImpact> read_impacts(const studio::SceneSpec& spec, const float* states, int frames) {
+  std::vector<StateImpact> out;
+  for (int e = 0; e < int(spec.objects.size()); ++e) {
+    const size_t slot = size_t(kCameraStateDims + state_slot(spec, e) * kSlotStateDims);
+    auto flag = [&](int f) { return f < 0 || f >= frames ? -1.0f : states[size_t(f) * kStateDims + slot + kImpact]; };
+    auto height = [&](int f) { return std::max(states[size_t(std::clamp(f, 0, frames - 1)) * kStateDims + slot + kY] * 2 + 1, -0.05f); };
+    // Balloons and birds are placed by their centre and never land.
+    const studio::ObjectKind kind = spec.objects[size_t(e)].kind;
+    const bool grounded = kind != studio::ObjectKind::Balloon && kind != studio::ObjectKind::Bird;
+    std::vector<StateImpact> found;
+    for (int f = 0; f < frames; ++f)
+      if (flag(f) > 0 && flag(f) >= flag(f - 1) && flag(f) >= flag(f + 1)) found.push_back({e, f, double(f) / kStateFps, false});
+    const size_t flagged = found.size();
+    int last_landing = -2;
+    for (int f = 1; grounded && f < frames; ++f) {
+      // Where a descent faster than kLandingSpeed breaks near the ground: the object turns,
+      // stops, or (a box tipping onto a face) goes on down at under half the speed. At 12
+      // states a second a fast fall's contact falls between two states, so the nearest one may
+      // still be half a frame's travel up.
+      const float coming = (height(f - 1) - height(f)) * kStateFps, going = (height(f) - height(f + 1)) * kStateFps;
+      const bool lands = coming >= kLandingSpeed && going < 0.5f * coming && height(f) < kLandingHeight + 0.5f * coming / kStateFps;
+      if (!lands) continue;
+      // A landing next to a raised flag, or right after another, is the impact already said.
+      const bool heard = f - last_landing <= 1 ||
+                         std::any_of(found.begin(), found.begin() + long(flagged), [&](const StateImpact& g) { return std::abs(g.frame - f) <= 1; });
+      last_landing = f;
+      if (heard) continue;
+      // The moment of contact, between state frames: the fall continued under the studio's
+      // gravity from the last descending step. When the step before f, carried on, would be
+      // under the ground by f, the contact came before f (the state at f is the rebound);
+      // otherwise it comes after f, from the step into f.
+      const double dt = 1.0 / kStateFps, g = studio::physics::kGravity;
+      auto ground_after = [&](int from) {  // seconds after state `from` until the fall from it reaches h = 0
+        const double v = (height(from) - height(from - 1)) / dt - g * dt / 2;  // m/s at `from` (negative: down)
+        const double h = std::max(0.0f, height(from));
+        return (v + std::sqrt(v * v + 2 * g * h)) / g;
+      };
+      double contact = double(f) / kStateFps;
+      if (f >= 2) {
+        const double v = (height(f - 1) - height(f - 2)) / dt - g * dt / 2;
+        const double at_f = height(f - 1) + v * dt - g * dt * dt / 2;  // where f would be, had it fallen on
+        contact = at_f <= 0 ? double(f - 1) / kStateFps + ground_after(f - 1) : double(f) / kStateFps + ground_after(f);
+      } else if (f == 1) {
+        contact = dt + ground_after(1);
+      }
+      contact = std::clamp(contact, double(f - 1) / kStateFps, double(std::min(f + 1, frames - 1)) / kStateFps);
+      found.push_back({e, f, contact, true});
+    }
+    std::sort(found.begin(), found.end(), [](const StateImpact& x, const StateImpact& y) { return x.time < y.time; });
+    out.insert(out.end(), found.begin(), found.end());
+  }
+  return out;
+}
+
+}  // namespace
+
 DecodedStates decode_states(const studio::SceneSpec& spec, const float* states, int frames, int fps) {
   if (frames < 1) throw InvalidArgument("frames", "no states to decode");
   const int entities = int(spec.objects.size() + spec.characters.size());
   const double seconds = spec.seconds();
   const int out_frames = std::max(1, int(std::lround(seconds * fps)));
+  const std::vector<StateImpact> impacts = read_impacts(spec, states, frames);
   DecodedStates d;
   std::vector<float> v(kStateDims);
   for (int i = 0; i < out_frames; ++i) {
@@ -224,53 +301,30 @@ DecodedStates decode_states(const studio::SceneSpec& spec, const float* states, 
       p.viseme = int(std::max_element(s + kViseme0, s + kViseme0 + 6) - (s + kViseme0));
       p.wing_phase = std::atan2(s[kWingSin], s[kWingCos]);
       p.side_on = s[kSideOn] > 0;
-      p.on_ground = p.y < 0.02f;
     }
+    // Between two states around a landing the path goes down to the ground at the moment of
+    // contact and back (the picture touches down when the thud is heard); on a state frame
+    // itself it is the state.
+    for (const StateImpact& hit : impacts) {
+      if (!hit.landing || w == 0) continue;
+      const double contact = hit.time * kStateFps;
+      if (contact <= a || contact >= a + 1) continue;
+      const size_t slot = size_t(kCameraStateDims + state_slot(spec, hit.entity) * kSlotStateDims);
+      const double from = at < contact ? a : contact, to = at < contact ? contact : a + 1.0;
+      const double h_from = at < contact ? std::max(states[size_t(a) * kStateDims + slot + kY] * 2 + 1, -0.05f) : 0.0;
+      const double h_to = at < contact ? 0.0 : std::max(states[size_t(b) * kStateDims + slot + kY] * 2 + 1, -0.05f);
+      st.entities[size_t(hit.entity)].y = float(h_from + (h_to - h_from) * (at - from) / std::max(1e-9, to - from));
+    }
+    for (auto& p : st.entities) p.on_ground = p.y < 0.02f;
     d.frames.push_back(std::move(st));
   }
-  // Impacts, from two readings of the sampled states, merged:
-  //  - the learned flag: up at a state frame and not below its neighbours is one event (two
-  //    flagged frames in a row are two impacts: a ball's last bounces are 80 ms apart);
-  //  - the drawn motion: a grounded object that comes down onto the ground faster than the
-  //    studio's slowest audible contact and stops descending there. The flow raises its flags
-  //    rarely (session 7: 1 of 15 true impacts), while the picture always shows the landing;
-  //    reading the landing from the same states the renderer draws puts the thud on the frame
-  //    the ball is seen to hit, whatever path the flow chose.
-  for (int e = 0; e < int(spec.objects.size()); ++e) {
-    const size_t slot = size_t(kCameraStateDims + state_slot(spec, e) * kSlotStateDims);
-    auto flag = [&](int f) { return f < 0 || f >= frames ? -1.0f : states[size_t(f) * kStateDims + slot + kImpact]; };
-    auto height = [&](int f) { return std::max(states[size_t(std::clamp(f, 0, frames - 1)) * kStateDims + slot + kY] * 2 + 1, -0.05f); };
-    // Balloons and birds are placed by their centre and never land.
-    const studio::ObjectKind kind = spec.objects[size_t(e)].kind;
-    const bool grounded = kind != studio::ObjectKind::Balloon && kind != studio::ObjectKind::Bird;
-    std::vector<int> at;
-    for (int f = 0; f < frames; ++f)
-      if (flag(f) > 0 && flag(f) >= flag(f - 1) && flag(f) >= flag(f + 1)) at.push_back(f);
-    const size_t flagged = at.size();
-    int last_landing = -2;
-    for (int f = 1; grounded && f < frames; ++f) {
-      // Where a descent faster than kLandingSpeed breaks near the ground: the object turns,
-      // stops, or (a box tipping onto a face) goes on down at under half the speed. At 12
-      // states a second a fast fall's contact falls between two states, so the nearest one may
-      // still be half a frame's travel up.
-      const float coming = (height(f - 1) - height(f)) * kStateFps, going = (height(f) - height(f + 1)) * kStateFps;
-      const bool lands = coming >= kLandingSpeed && going < 0.5f * coming && height(f) < kLandingHeight + 0.5f * coming / kStateFps;
-      if (!lands) continue;
-      // A landing next to a raised flag, or right after another, is the impact already said.
-      const bool heard = f - last_landing <= 1 ||
-                         std::any_of(at.begin(), at.begin() + long(flagged), [&](int g) { return std::abs(g - f) <= 1; });
-      last_landing = f;
-      if (!heard) at.push_back(f);
-    }
-    std::sort(at.begin(), at.end());
-    for (int f : at) {
-      studio::Event ev;
-      ev.kind = studio::EventKind::Impact;
-      ev.time = double(f) / kStateFps;
-      ev.entity = e;
-      ev.material = studio::geometry(spec.objects[size_t(e)]).material;
-      d.impacts.push_back(ev);
-    }
+  for (const StateImpact& hit : impacts) {
+    studio::Event ev;
+    ev.kind = studio::EventKind::Impact;
+    ev.time = hit.time;
+    ev.entity = hit.entity;
+    ev.material = studio::geometry(spec.objects[size_t(hit.entity)]).material;
+    d.impacts.push_back(ev);
   }
   return d;
 }

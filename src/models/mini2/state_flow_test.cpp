@@ -76,7 +76,7 @@ TEST(StateFlow, StatesDecodeToTheSimulatedPosesAndImpacts) {
 // With every learned flag down, the landings drawn by the states alone are heard: the ground
 // impacts of balls and boxes that bounce or fall, each within one state frame, and few others.
 TEST(StateFlow, LandingsAreHeardFromTheMotionAlone) {
-  int truth = 0, found = 0, heard = 0, extra = 0;
+  int truth = 0, found = 0, on_time = 0, heard = 0, extra = 0, drawn_touch = 0;
   for (const auto kind : {studio::ObjectKind::Ball, studio::ObjectKind::Box})
     for (const auto motion : {studio::Motion::Bounces, studio::Motion::Falls})
       for (const auto size : {studio::Size::Small, studio::Size::Large})
@@ -99,17 +99,33 @@ TEST(StateFlow, LandingsAreHeardFromTheMotionAlone) {
               if (ev.speed >= 1.5f) seen.push_back(ev.time);
             }
           truth += int(seen.size());
-          for (double t : seen)
+          for (double t : seen) {
             found += std::any_of(d.impacts.begin(), d.impacts.end(), [&](const auto& got) { return std::abs(got.time - t) <= 1.0 / kStateFps; });
+            on_time += std::any_of(d.impacts.begin(), d.impacts.end(), [&](const auto& got) { return std::abs(got.time - t) <= 0.042; });
+          }
+          // Drawn at 24 frames a second, the lowest the object is drawn near each landing (3
+          // frames either side) is within a frame of when it is heard: what the eval's impact
+          // detector sees against what its onset detector hears.
+          const DecodedStates drawn = decode_states(spec, states.data(), int(timeline.frames.size()), 24);
+          for (const auto& got : d.impacts) {
+            const auto& f = drawn.frames;
+            size_t lowest = f.size();
+            for (size_t i = 0; i < f.size(); ++i)
+              if (std::abs(f[i].time - got.time) <= 3.0 / 24 && (lowest == f.size() || f[i].entities[0].y < f[lowest].entities[0].y)) lowest = i;
+            drawn_touch += lowest < f.size() && std::abs(f[lowest].time - got.time) <= 1.0 / 24 + 1e-9;
+          }
           for (const auto& got : d.impacts) {
             ++heard;
             extra += std::none_of(truths.begin(), truths.end(), [&](double t) { return std::abs(got.time - t) <= 1.0 / kStateFps; });
           }
         }
-  std::printf("ground impacts %d, found from the motion %d; heard %d, with no impact near %d\n", truth, found, heard, extra);
+  std::printf("ground impacts %d, found from the motion %d (%d within 42 ms); heard %d, with no impact near %d, drawn lowest within a frame %d\n",
+              truth, found, on_time, heard, extra, drawn_touch);
   ASSERT_GT(truth, 40);
   EXPECT_GE(found, truth * 9 / 10);
+  EXPECT_GE(on_time, truth * 9 / 10) << "the eval's sync tolerance";
   EXPECT_LE(extra, heard / 10);
+  EXPECT_GE(drawn_touch, heard * 9 / 10);
 }
 
 TEST(StateFlow, ConditionsSayTheShotAndWhoSpeaks) {
