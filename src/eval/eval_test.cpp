@@ -90,7 +90,9 @@ TEST(Eval, SmallPromptSetWritesEveryMetricAndProbesBeatChance) {
   std::filesystem::remove(json_path);
   const std::string output =
       run(std::string(OPSIS_BINARY) +
-          " eval --prompts 3 --steps 4 --test-clips 40 --image-clips 1 --impact-clips 3 --lip-clips 1"
+          // The latent variant: the default (structured) model takes no first frame, and this
+          // test wants every metric written, image-to-video's included.
+          " eval --model opsis-mini-2 --prompts 3 --steps 4 --test-clips 40 --image-clips 1 --impact-clips 3 --lip-clips 1"
           " --cameo-clips 2 --negative-clips 1 --long-seconds 6 --character-test-clips 40 --detector-clips 8 --mouth-clips 2"
           " --json " +
           json_path.string() + " 2>&1");
