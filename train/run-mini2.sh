@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Starts (or resumes) opsis-mini 2's training in the background, niced, as every working
 # session should.
-#   The structured variant (the default since session 6; docs/mini2/structured-variant.md):
-#   the layered renderer and the scene-state flow with its sound network, each resuming from
+#   The structured variant (trained since session 6, the default model since session 8;
+#   docs/mini2/structured-variant.md): the scene-state flow with its sound network, and with
+#   OPSIS_TRAIN_RENDERER=1 the layered renderer too, each resuming from
 #   its run folder or, when that was lost with the machine, from the shipped
 #   models/opsis-mini-2-structured.safetensors. Assemble the shipped file after a stop:
 #     ./build/train/opsis-train-mini2-states --out RUNS/mini2-states \
 #         --renderer RUNS/mini2-renderer/renderer.safetensors --assemble models/opsis-mini-2-structured.safetensors
+#   (with no renderer run folder, --renderer models/opsis-mini-2-structured.safetensors: its
+#   renderer and step are kept)
 #   The latent variant (OPSIS_TRAIN_LATENT=1): the video autoencoder first (until its run
 #   folder says it is frozen), then the joint generator, which resumes from its run folder or
 #   continues from the shipped weights (models/opsis-mini-2.safetensors).
@@ -19,7 +22,12 @@ runs=${1:-../runs}
 mkdir -p "$runs"
 threads=${OPSIS_TRAIN_THREADS:-2}
 shipped=models/opsis-mini-2-structured.safetensors
-if ! pgrep -f "build/train/opsis-train-mini2-renderer" >/dev/null; then
+# The renderer's curve has been flat since about step 3,400 (sprite L1 0.013-0.016), so since
+# session 8 the flow gets both cores and the renderer trains only when asked
+# (OPSIS_TRAIN_RENDERER=1; then the flow keeps one thread).
+flow_threads=$threads
+if [ "${OPSIS_TRAIN_RENDERER:-0}" = 1 ] && ! pgrep -f "build/train/opsis-train-mini2-renderer" >/dev/null; then
+  flow_threads=1
   init=()
   [ -f "$runs/mini2-renderer/renderer.safetensors" ] || [ ! -f "$shipped" ] || init=(--init "$shipped")
   echo "training the layered renderer (log: $runs/mini2-renderer.log)"
@@ -31,7 +39,7 @@ if ! pgrep -f "build/train/opsis-train-mini2-states" >/dev/null; then
   [ -f "$runs/mini2-states/states.safetensors" ] || [ ! -f "$shipped" ] || init=(--init "$shipped")
   echo "training the scene-state flow and its sound (log: $runs/mini2-states.log)"
   nohup nice -n 10 ./build/train/opsis-train-mini2-states --out "$runs/mini2-states" "${init[@]}" \
-    --threads 1 --data-threads 2 --checkpoint-every 100 >> "$runs/mini2-states.log" 2>&1 &
+    --threads "$flow_threads" --data-threads 2 --checkpoint-every 100 >> "$runs/mini2-states.log" 2>&1 &
 fi
 [ "${OPSIS_TRAIN_LATENT:-0}" = 1 ] || exit 0
 if pgrep -f "build/train/opsis-train-mini2 " >/dev/null; then

@@ -237,10 +237,16 @@ void assemble_structured_weights(const std::string& renderer_path, const std::st
   safetensors::File out;
   out.metadata["opsis.model"] = kStructuredFormat;
   out.metadata["opsis.state_layout"] = kStateLayoutVersion;
-  out.metadata["opsis.renderer_step"] = renderer_file.metadata.count("opsis.step") ? renderer_file.metadata.at("opsis.step") : "0";
+  // The renderer may come from its trainer's file or from an assembled file (a machine whose
+  // renderer run folder was lost assembles with the shipped file as --renderer): its step and
+  // CPU seconds are kept either way.
+  const bool assembled = renderer_file.metadata.count("opsis.renderer_step") > 0;
+  const std::string step_key = assembled ? "opsis.renderer_step" : "opsis.step";
+  const std::string cpu_key = assembled ? "opsis.renderer_cpu_seconds" : "opsis.cpu_seconds";
+  out.metadata["opsis.renderer_step"] = renderer_file.metadata.count(step_key) ? renderer_file.metadata.at(step_key) : "0";
   out.metadata["opsis.states_step"] = states_file.metadata.count("opsis.step") ? states_file.metadata.at("opsis.step") : "0";
   // The CPU seconds each part's training has used (counted since session 7), for a run that restarts from this file.
-  if (renderer_file.metadata.count("opsis.cpu_seconds")) out.metadata["opsis.renderer_cpu_seconds"] = renderer_file.metadata.at("opsis.cpu_seconds");
+  if (renderer_file.metadata.count(cpu_key)) out.metadata["opsis.renderer_cpu_seconds"] = renderer_file.metadata.at(cpu_key);
   if (states_file.metadata.count("opsis.cpu_seconds")) out.metadata["opsis.states_cpu_seconds"] = states_file.metadata.at("opsis.cpu_seconds");
   add_tensors(out, *renderer, "renderer.", safetensors::DType::F16);
   add_tensors(out, *flow, "flow.");

@@ -55,6 +55,15 @@ TEST(StructuredBackend, AssembledWeightsGenerateThroughThePipeline) {
   assemble_structured_weights((dir / "renderer.safetensors").string(), (dir / "states.safetensors").string(), weights);
   EXPECT_EQ(safetensors::read(weights).metadata.at("opsis.states_step"), "7");
   {
+    // An assembled file can stand in for the renderer's (a lost run folder): its step is kept.
+    safetensors::File shipped = safetensors::read(weights);
+    shipped.metadata["opsis.renderer_step"] = "4330";
+    safetensors::write((dir / "shipped.safetensors").string(), shipped);
+    assemble_structured_weights((dir / "shipped.safetensors").string(), (dir / "states.safetensors").string(),
+                                (dir / "reassembled.safetensors").string());
+    EXPECT_EQ(safetensors::read((dir / "reassembled.safetensors").string()).metadata.at("opsis.renderer_step"), "4330");
+  }
+  {
     // The shipped file of session 6 (layout 1) opens with the same clear refusal.
     safetensors::File old = safetensors::read(weights);
     old.metadata.erase("opsis.state_layout");
