@@ -210,12 +210,15 @@ struct StateImpact {
 //    rarely (session 7: 1 of 15 true impacts), while the picture always shows the landing;
 //    reading the landing from the same states the renderer draws puts the thud on the frame
 //    the ball is seen to hit, whatever path the flow chose.
+// The height (metres) a slot's scaled y value is drawn at; a little below the ground at most.
+float drawn_height(float scaled_y) { return std::max(scaled_y * 2 + 1, -0.05f); }
+
 std::vector<StateImpact> read_impacts(const studio::SceneSpec& spec, const float* states, int frames) {
   std::vector<StateImpact> out;
   for (int e = 0; e < int(spec.objects.size()); ++e) {
     const size_t slot = size_t(kCameraStateDims + state_slot(spec, e) * kSlotStateDims);
     auto flag = [&](int f) { return f < 0 || f >= frames ? -1.0f : states[size_t(f) * kStateDims + slot + kImpact]; };
-    auto height = [&](int f) { return std::max(states[size_t(std::clamp(f, 0, frames - 1)) * kStateDims + slot + kY] * 2 + 1, -0.05f); };
+    auto height = [&](int f) { return drawn_height(states[size_t(std::clamp(f, 0, frames - 1)) * kStateDims + slot + kY]); };
     // Balloons and birds are placed by their centre and never land.
     const studio::ObjectKind kind = spec.objects[size_t(e)].kind;
     const bool grounded = kind != studio::ObjectKind::Balloon && kind != studio::ObjectKind::Bird;
@@ -289,7 +292,7 @@ DecodedStates decode_states(const studio::SceneSpec& spec, const float* states, 
     for (int e = 0; e < entities; ++e) {
       const float* s = v.data() + kCameraStateDims + state_slot(spec, e) * kSlotStateDims;
       studio::EntityPose& p = st.entities[size_t(e)];
-      p.x = s[kX] * 6, p.y = std::max(s[kY] * 2 + 1, -0.05f), p.z = s[kZ] * 3 + 8;
+      p.x = s[kX] * 6, p.y = drawn_height(s[kY]), p.z = s[kZ] * 3 + 8;
       p.angle = std::atan2(s[kAngleSin], s[kAngleCos]);
       p.squash = std::clamp(s[kSquash] / 3, 0.0f, 0.6f);
       p.heading = s[kHeading] >= 0 ? 1.0f : -1.0f;
@@ -311,8 +314,8 @@ DecodedStates decode_states(const studio::SceneSpec& spec, const float* states, 
       if (contact <= a || contact >= a + 1) continue;
       const size_t slot = size_t(kCameraStateDims + state_slot(spec, hit.entity) * kSlotStateDims);
       const double from = at < contact ? a : contact, to = at < contact ? contact : a + 1.0;
-      const double h_from = at < contact ? std::max(states[size_t(a) * kStateDims + slot + kY] * 2 + 1, -0.05f) : 0.0;
-      const double h_to = at < contact ? 0.0 : std::max(states[size_t(b) * kStateDims + slot + kY] * 2 + 1, -0.05f);
+      const double h_from = at < contact ? drawn_height(states[size_t(a) * kStateDims + slot + kY]) : 0.0;
+      const double h_to = at < contact ? 0.0 : drawn_height(states[size_t(b) * kStateDims + slot + kY]);
       st.entities[size_t(hit.entity)].y = float(h_from + (h_to - h_from) * (at - from) / std::max(1e-9, to - from));
     }
     for (auto& p : st.entities) p.on_ground = p.y < 0.02f;
