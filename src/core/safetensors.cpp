@@ -7,7 +7,13 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/error.hpp"
 
@@ -27,8 +33,9 @@ struct DTypeInfo {
   const char* name;
   size_t size;
 };
-constexpr DTypeInfo kDTypes[] = {{DType::F32, "F32", 4}, {DType::F16, "F16", 2}, {DType::BF16, "BF16", 2},
-                                 {DType::I64, "I64", 8}, {DType::I32, "I32", 4}, {DType::U8, "U8", 1}};
+constexpr DTypeInfo kDTypes[] = {{DType::F32, "F32", 4},        {DType::F16, "F16", 2},         {DType::BF16, "BF16", 2},
+                                 {DType::I64, "I64", 8},        {DType::I32, "I32", 4},         {DType::U8, "U8", 1},
+                                 {DType::F8_E4M3, "F8_E4M3", 1}, {DType::F8_E5M2, "F8_E5M2", 1}};
 
 DType dtype_from_name(const std::string& name) {
   for (const auto& info : kDTypes)
@@ -64,6 +71,39 @@ uint16_t float_to_half(float f) {
 }
 
 float bf16_to_float(uint16_t b) { return std::bit_cast<float>(uint32_t(b) << 16); }
+
+// float8_e4m3fn: sign, 4 exponent bits (bias 7), 3 mantissa bits; exponent 0 is subnormal
+// (m/8 * 2^-6); S.1111.111 is NaN and there is no infinity (so 1111 with m < 7 is a number, up to 448).
+float e4m3_to_float(uint8_t v) {
+  const float sign = (v & 0x80) ? -1.0f : 1.0f;
+  const int exponent = (v >> 3) & 0xf, mantissa = v & 0x7;
+  if (exponent == 0xf && mantissa == 0x7) return std::numeric_limits<float>::quiet_NaN();
+  if (exponent == 0) return sign * std::ldexp(float(mantissa) / 8.0f, -6);
+  return sign * std::ldexp(1.0f + float(mantissa) / 8.0f, exponent - 7);
+}
+
+// float8_e5m2: sign, 5 exponent bits (bias 15), 2 mantissa bits, IEEE-like: the upper half of a
+// float16 (exponent 31 is infinity or NaN).
+float e5m2_to_float(uint8_t v) { return half_to_float(uint16_t(uint16_t(v) << 8)); }
+
+std::vector<float> widen(DType dtype, const uint8_t* data, size_t n) {
+  std::vector<float> out(n);
+  switch (dtype) {
+    case DType::F32: if (n) std::memcpy(out.data(), data, n * 4); break;
+    case DType::F16:
+    case DType::BF16:
+      for (size_t i = 0; i < n; ++i) {
+        uint16_t v;
+        std::memcpy(&v, data + 2 * i, 2);
+        out[i] = dtype == DType::F16 ? half_to_float(v) : bf16_to_float(v);
+      }
+      break;
+    case DType::F8_E4M3: for (size_t i = 0; i < n; ++i) out[i] = e4m3_to_float(data[i]); break;
+    case DType::F8_E5M2: for (size_t i = 0; i < n; ++i) out[i] = e5m2_to_float(data[i]); break;
+    default: throw InvalidArgument("weights", std::string("tensor of dtype ") + dtype_name(dtype) + " is not floating point");
+  }
+  return out;
+}
 uint16_t float_to_bf16(float f) {
   uint32_t bits = std::bit_cast<uint32_t>(f);
   if (std::isnan(f)) return uint16_t((bits >> 16) | 0x40);
@@ -90,22 +130,27 @@ int64_t Tensor::numel() const {
   return n;
 }
 
-std::vector<float> Tensor::to_float() const {
-  const size_t n = size_t(numel());
-  std::vector<float> out(n);
-  switch (dtype) {
-    case DType::F32: std::memcpy(out.data(), data.data(), n * 4); break;
-    case DType::F16:
-    case DType::BF16:
-      for (size_t i = 0; i < n; ++i) {
-        uint16_t v;
-        std::memcpy(&v, data.data() + 2 * i, 2);
-        out[i] = dtype == DType::F16 ? half_to_float(v) : bf16_to_float(v);
-      }
-      break;
-    default: throw InvalidArgument("weights", std::string("tensor of dtype ") + dtype_name(dtype) + " is not floating point");
-  }
+std::vector<float> Tensor::to_float() const { return widen(dtype, data.data(), size_t(numel())); }
+
+int64_t TensorRef::numel() const {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+std::vector<float> TensorRef::to_float() const { return widen(dtype, data, size_t(numel())); }
+
+std::vector<std::string> File::names() const {
+  std::vector<std::string> out;
+  for (const auto& [name, tensor] : tensors) out.push_back(name);
   return out;
+}
+
+std::optional<TensorRef> File::find(const std::string& name) const {
+  const auto found = tensors.find(name);
+  if (found == tensors.end()) return std::nullopt;
+  const Tensor& t = found->second;
+  return TensorRef{t.dtype, t.shape, t.data.data(), t.data.size()};
 }
 
 Tensor Tensor::from_float(const std::vector<float>& values, std::vector<int64_t> shape, DType dtype) {
@@ -129,22 +174,39 @@ Tensor Tensor::from_float(const std::vector<float>& values, std::vector<int64_t>
   return t;
 }
 
-File parse(const std::vector<uint8_t>& bytes) {
-  if (bytes.size() < 8) throw InvalidArgument("weights", "not a safetensors file: shorter than its 8-byte header length");
+namespace {
+
+struct HeaderEntry {
+  std::string name;
+  DType dtype;
+  std::vector<int64_t> shape;
+  size_t begin, end;  // from the start of the data (after the header)
+};
+struct ParsedHeader {
+  std::map<std::string, std::string> metadata;
+  std::vector<HeaderEntry> entries;
+  size_t data_start = 0;
+};
+
+// The header of a safetensors file of `size` bytes starting at `bytes`, every entry checked
+// against the file's size.
+ParsedHeader parse_header(const uint8_t* bytes, size_t size) {
+  if (size < 8) throw InvalidArgument("weights", "not a safetensors file: shorter than its 8-byte header length");
   uint64_t header_size = 0;
-  std::memcpy(&header_size, bytes.data(), 8);
-  if (header_size > bytes.size() - 8)
+  std::memcpy(&header_size, bytes, 8);
+  if (header_size > size - 8)
     throw InvalidArgument("weights", "not a safetensors file: header length runs past the end of the file");
   nlohmann::json header;
   try {
-    header = nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + std::ptrdiff_t(header_size));
+    header = nlohmann::json::parse(bytes + 8, bytes + 8 + header_size);
   } catch (const nlohmann::json::exception& e) {
     throw InvalidArgument("weights", std::string("safetensors header is not valid JSON: ") + e.what());
   }
   if (!header.is_object()) throw InvalidArgument("weights", "safetensors header is not a JSON object");
   const size_t data_start = 8 + size_t(header_size);
-  const size_t data_size = bytes.size() - data_start;
-  File file;
+  const size_t data_size = size - data_start;
+  ParsedHeader file;
+  file.data_start = data_start;
   for (auto it = header.begin(); it != header.end(); ++it) {
     if (it.key() == "__metadata__") {
       if (!it.value().is_object()) throw InvalidArgument("weights", "__metadata__ is not an object");
@@ -169,7 +231,8 @@ File parse(const std::vector<uint8_t>& bytes) {
       return out;
     };
     try {
-      Tensor t;
+      HeaderEntry t;
+      t.name = it.key();
       t.dtype = dtype_from_name(entry.at("dtype").get<std::string>());
       const auto dims = whole_numbers("shape");
       const auto offsets = whole_numbers("data_offsets");
@@ -184,14 +247,76 @@ File parse(const std::vector<uint8_t>& bytes) {
       }
       if (byte_size != offsets[1] - offsets[0])
         throw InvalidArgument("weights", "tensor '" + it.key() + "' byte size does not match its shape and dtype");
-      t.data.assign(bytes.begin() + std::ptrdiff_t(data_start + offsets[0]),
-                    bytes.begin() + std::ptrdiff_t(data_start + offsets[1]));
-      file.tensors.emplace(it.key(), std::move(t));
+      t.begin = size_t(offsets[0]), t.end = size_t(offsets[1]);
+      file.entries.push_back(std::move(t));
     } catch (const nlohmann::json::exception& e) {
       throw InvalidArgument("weights", "tensor '" + it.key() + "' has a malformed header entry: " + e.what());
     }
   }
   return file;
+}
+
+}  // namespace
+
+File parse(const std::vector<uint8_t>& bytes) {
+  ParsedHeader header = parse_header(bytes.data(), bytes.size());
+  File file;
+  file.metadata = std::move(header.metadata);
+  for (auto& e : header.entries) {
+    Tensor t;
+    t.dtype = e.dtype;
+    t.shape = std::move(e.shape);
+    t.data.assign(bytes.begin() + std::ptrdiff_t(header.data_start + e.begin), bytes.begin() + std::ptrdiff_t(header.data_start + e.end));
+    file.tensors.emplace(e.name, std::move(t));
+  }
+  return file;
+}
+
+MappedFile::MappedFile(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw IoError("cannot open weights file '" + path + "'");
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw IoError("cannot read weights file '" + path + "': not a regular file");
+  }
+  size_ = size_t(st.st_size);
+  if (size_ > 0) {
+    base_ = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (base_ == MAP_FAILED) {
+      base_ = nullptr;
+      ::close(fd);
+      throw IoError("cannot map weights file '" + path + "' into memory");
+    }
+  }
+  ::close(fd);  // the mapping keeps the file
+  try {
+    ParsedHeader header = parse_header(static_cast<const uint8_t*>(base_), size_);
+    metadata_ = std::move(header.metadata);
+    for (auto& e : header.entries)
+      entries_.emplace(e.name, Entry{e.dtype, std::move(e.shape), header.data_start + e.begin, e.end - e.begin});
+  } catch (...) {
+    if (base_) ::munmap(base_, size_);
+    base_ = nullptr;
+    throw;
+  }
+}
+
+MappedFile::~MappedFile() {
+  if (base_) ::munmap(base_, size_);
+}
+
+std::optional<TensorRef> MappedFile::find(const std::string& name) const {
+  const auto found = entries_.find(name);
+  if (found == entries_.end()) return std::nullopt;
+  const Entry& e = found->second;
+  return TensorRef{e.dtype, e.shape, static_cast<const uint8_t*>(base_) + e.offset, e.bytes};
+}
+
+std::vector<std::string> MappedFile::names() const {
+  std::vector<std::string> out;
+  for (const auto& [name, entry] : entries_) out.push_back(name);
+  return out;
 }
 
 File read(const std::string& path) {

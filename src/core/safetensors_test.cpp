@@ -2,8 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 
 #include "core/error.hpp"
 
@@ -100,4 +102,101 @@ TEST(Safetensors, HeaderNumbersMustBeWholeAndShapesMustNotOverflow) {
       EXPECT_NE(std::string(e.what()).find("tensor 'w'"), std::string::npos) << e.what();
     }
   }
+}
+
+// The two fp8 formats of checkpoints, decoded bit pattern by bit pattern against values worked
+// out from their definitions (float8_e4m3fn: bias 7, no infinities; float8_e5m2: bias 15).
+TEST(Safetensors, Fp8WidensToTheValuesItsBitsMean) {
+  Tensor e4m3;
+  e4m3.dtype = DType::F8_E4M3;
+  e4m3.shape = {8};
+  e4m3.data = {0x38, 0xB8, 0x7E, 0x01, 0x08, 0x3C, 0x00, 0x7F};
+  const auto a = e4m3.to_float();
+  EXPECT_EQ(a[0], 1.0f);
+  EXPECT_EQ(a[1], -1.0f);
+  EXPECT_EQ(a[2], 448.0f);               // 0 1111 110: the largest, 2^8 x 1.75
+  EXPECT_EQ(a[3], std::ldexp(1.0f, -9));  // the smallest subnormal, 1/8 x 2^-6
+  EXPECT_EQ(a[4], std::ldexp(1.0f, -6));  // the smallest normal
+  EXPECT_EQ(a[5], 1.5f);
+  EXPECT_EQ(a[6], 0.0f);
+  EXPECT_TRUE(std::isnan(a[7]));  // S.1111.111, the only NaN
+  Tensor e5m2;
+  e5m2.dtype = DType::F8_E5M2;
+  e5m2.shape = {6};
+  e5m2.data = {0x3C, 0xC0, 0x7B, 0x01, 0x7C, 0x7D};
+  const auto b = e5m2.to_float();
+  EXPECT_EQ(b[0], 1.0f);
+  EXPECT_EQ(b[1], -2.0f);
+  EXPECT_EQ(b[2], 57344.0f);               // 0 11110 11
+  EXPECT_EQ(b[3], std::ldexp(1.0f, -16));  // the smallest subnormal, 1/4 x 2^-14
+  EXPECT_TRUE(std::isinf(b[4]));
+  EXPECT_TRUE(std::isnan(b[5]));
+  // Their names in a header, as checkpoints write them.
+  File file;
+  file.tensors["w"] = e4m3;
+  file.tensors["v"] = e5m2;
+  const File back = parse(serialize(file));
+  EXPECT_EQ(back.tensors.at("w").dtype, DType::F8_E4M3);
+  EXPECT_EQ(back.tensors.at("v").dtype, DType::F8_E5M2);
+  EXPECT_STREQ(dtype_name(DType::F8_E4M3), "F8_E4M3");
+  EXPECT_EQ(dtype_size(DType::F8_E5M2), 1u);
+}
+
+// A mapped file gives the same tensors as one read whole, with its bytes still in the file.
+TEST(Safetensors, MappedFileFindsWhatReadFinds) {
+  File file;
+  file.metadata["opsis.config"] = R"({"layers":2})";
+  file.tensors["a.weight"] = Tensor::from_float({1, 2, 3, 4, 5, 6}, {2, 3});
+  file.tensors["a.bias"] = Tensor::from_float({0.5f, -0.5f}, {2}, DType::BF16);
+  file.tensors["empty"] = Tensor::from_float({}, {0, 4});
+  Tensor ids;
+  ids.dtype = DType::I64, ids.shape = {2}, ids.data.assign(16, 0);
+  ids.data[0] = 7;
+  file.tensors["ids"] = ids;
+  const auto path = (std::filesystem::temp_directory_path() / "opsis_safetensors_mapped.safetensors").string();
+  write(path, file);
+  {
+    const MappedFile mapped(path);
+    const File whole = read(path);
+    EXPECT_EQ(mapped.metadata_map(), whole.metadata);
+    EXPECT_EQ(mapped.names(), (std::vector<std::string>{"a.bias", "a.weight", "empty", "ids"}));
+    EXPECT_EQ(mapped.file_size(), std::filesystem::file_size(path));
+    for (const auto& [name, tensor] : whole.tensors) {
+      SCOPED_TRACE(name);
+      const auto ref = mapped.find(name);
+      ASSERT_TRUE(ref);
+      EXPECT_EQ(ref->dtype, tensor.dtype);
+      EXPECT_EQ(ref->shape, tensor.shape);
+      ASSERT_EQ(ref->bytes, tensor.data.size());
+      EXPECT_EQ(std::memcmp(ref->data, tensor.data.data(), ref->bytes), 0);
+      // The bytes lie inside the mapping, not in a copy.
+      const TensorStore& store = mapped;
+      EXPECT_EQ(store.find(name)->data, ref->data);
+    }
+    EXPECT_EQ(mapped.find("a.bias")->to_float(), (std::vector<float>{0.5f, -0.5f}));
+    EXPECT_FALSE(mapped.find("a.missing"));
+    // A File answers through the same interface.
+    const TensorStore& whole_store = whole;
+    EXPECT_EQ(whole_store.find("a.weight")->to_float(), (std::vector<float>{1, 2, 3, 4, 5, 6}));
+    EXPECT_FALSE(whole_store.find("nothing"));
+  }
+  std::filesystem::remove(path);
+}
+
+TEST(Safetensors, MappedFileRefusesWhatReadRefuses) {
+  const auto dir = std::filesystem::temp_directory_path();
+  EXPECT_THROW(MappedFile((dir / "opsis_no_such_file.safetensors").string()), opsis::IoError);
+  EXPECT_THROW(MappedFile(dir.string()), opsis::IoError);  // a folder
+  const auto path = (dir / "opsis_safetensors_broken.safetensors").string();
+  for (const std::string& bytes : {std::string(), std::string("\x05\0\0\0\0\0\0\0{}", 10),
+                                   std::string("\x40\0\0\0\0\0\0\0", 8) + R"({"t":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})" +
+                                       std::string(9, ' ')}) {
+    {
+      std::ofstream out(path, std::ios::binary | std::ios::trunc);
+      out.write(bytes.data(), std::streamsize(bytes.size()));
+    }
+    EXPECT_THROW(MappedFile{path}, opsis::InvalidArgument) << bytes.size() << " bytes";
+    EXPECT_THROW(read(path), opsis::InvalidArgument);
+  }
+  std::filesystem::remove(path);
 }

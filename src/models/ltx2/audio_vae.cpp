@@ -89,7 +89,7 @@ struct AudioDecoder::Impl {
   std::vector<Level> levels;  // in run order: last level first
 };
 
-AudioDecoder::AudioDecoder(const AudioVaeConfig& a, const safetensors::File& file, const std::string& path,
+AudioDecoder::AudioDecoder(const AudioVaeConfig& a, const safetensors::TensorStore& file, const std::string& path,
                            torch::Device device)
     : impl_(std::make_unique<Impl>()) {
   if (!a.pixel_norm) throw InvalidArgument("weights", "LTX-2 audio VAE: group norm is not supported by this port yet");

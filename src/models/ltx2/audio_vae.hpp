@@ -14,7 +14,7 @@ namespace opsis::ltx2 {
 
 class AudioDecoder {
  public:
-  AudioDecoder(const AudioVaeConfig& config, const safetensors::File& file, const std::string& path,
+  AudioDecoder(const AudioVaeConfig& config, const safetensors::TensorStore& file, const std::string& path,
                torch::Device device = torch::kCPU);
   ~AudioDecoder();
   AudioDecoder(AudioDecoder&&) noexcept;

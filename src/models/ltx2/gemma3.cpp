@@ -90,7 +90,7 @@ struct Gemma3::Impl {
   std::vector<Layer> layers;
 };
 
-Gemma3::Gemma3(const Gemma3Config& c, const safetensors::File& file, const std::string& path, torch::Device device,
+Gemma3::Gemma3(const Gemma3Config& c, const safetensors::TensorStore& file, const std::string& path, torch::Device device,
                const std::string& p)
     : impl_(std::make_unique<Impl>()) {
   Impl& m = *impl_;

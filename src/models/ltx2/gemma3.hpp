@@ -30,7 +30,7 @@ Gemma3Config parse_gemma3_config(const std::string& json);
 class Gemma3 {
  public:
   // Tensors under `prefix` (HF names: embed_tokens, layers.{i}.self_attn.{q,k,v,o}_proj, ...).
-  Gemma3(const Gemma3Config& config, const safetensors::File& file, const std::string& path,
+  Gemma3(const Gemma3Config& config, const safetensors::TensorStore& file, const std::string& path,
          torch::Device device = torch::kCPU, const std::string& prefix = "language_model.model.");
   ~Gemma3();
   Gemma3(Gemma3&&) noexcept;

@@ -7,17 +7,20 @@
 namespace opsis::ltx2 {
 
 torch::Tensor TensorSource::get(const std::string& name, const std::vector<int64_t>& shape) const {
-  auto found = file_.tensors.find(name);
-  if (found == file_.tensors.end())
+  const auto found = file_.find(name);
+  if (!found)
     throw InvalidArgument("weights", path_ + ": tensor '" + name + "' is missing (expected shape " +
                                          safetensors::shape_text(shape) + ")");
-  if (found->second.shape != shape)
-    throw InvalidArgument("weights", path_ + ": tensor '" + name + "' has shape " +
-                                         safetensors::shape_text(found->second.shape) + ", the config gives " +
-                                         safetensors::shape_text(shape));
-  std::vector<float> values = found->second.to_float();  // bf16/fp16 widened here
-  torch::Tensor t = torch::from_blob(values.data(), shape, torch::kFloat32).clone();
-  return t.to(device_);
+  if (found->shape != shape)
+    throw InvalidArgument("weights", path_ + ": tensor '" + name + "' has shape " + safetensors::shape_text(found->shape) +
+                                         ", the config gives " + safetensors::shape_text(shape));
+  if (found->dtype == safetensors::DType::F32 && reinterpret_cast<uintptr_t>(found->data) % alignof(float) == 0) {
+    // Straight from the file's bytes (mapped or read), copied once into the tensor. (A header
+    // whose length is not a multiple of 4 leaves the data unaligned: then through to_float.)
+    return torch::from_blob(const_cast<uint8_t*>(found->data), shape, torch::kFloat32).to(device_, /*non_blocking=*/false, /*copy=*/true);
+  }
+  std::vector<float> values = found->to_float();  // bf16 / fp16 / fp8 widened here
+  return torch::from_blob(values.data(), shape, torch::kFloat32).to(device_, false, true);
 }
 
 Linear Linear::load(const TensorSource& src, const std::string& prefix, int64_t in, int64_t out, bool bias) {

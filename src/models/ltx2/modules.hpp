@@ -13,18 +13,19 @@
 
 namespace opsis::ltx2 {
 
-// Reads named tensors out of a loaded safetensors file, widened to float32 and moved to
-// `device`. Throws opsis::InvalidArgument("weights", ...) naming a missing or mis-shaped tensor.
+// Reads named tensors out of a checkpoint read whole (safetensors::File) or memory-mapped
+// (safetensors::MappedFile: only the tensors taken are paged in), widened to float32 (from
+// bf16, fp16 and both fp8 formats) and moved to `device`. Throws opsis::InvalidArgument("weights", ...) naming a missing or mis-shaped tensor.
 class TensorSource {
  public:
-  TensorSource(const safetensors::File& file, std::string path, torch::Device device)
+  TensorSource(const safetensors::TensorStore& file, std::string path, torch::Device device)
       : file_(file), path_(std::move(path)), device_(device) {}
   torch::Tensor get(const std::string& name, const std::vector<int64_t>& shape) const;
-  bool has(const std::string& name) const { return file_.tensors.count(name) != 0; }
+  bool has(const std::string& name) const { return file_.find(name).has_value(); }
   torch::Device device() const { return device_; }
 
  private:
-  const safetensors::File& file_;
+  const safetensors::TensorStore& file_;
   std::string path_;
   torch::Device device_;
 };

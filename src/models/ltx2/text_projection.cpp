@@ -56,7 +56,7 @@ struct TextProjection::Impl {
 };
 
 TextProjection::TextProjection(const TransformerConfig& c, const TextEncoderSizes& text,
-                               const safetensors::File& file, const std::string& path, torch::Device device)
+                               const safetensors::TensorStore& file, const std::string& path, torch::Device device)
     : impl_(std::make_unique<Impl>()) {
   Impl& m = *impl_;
   m.config = c;

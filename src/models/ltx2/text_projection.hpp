@@ -29,7 +29,7 @@ class TextProjection {
   // parts of a loaded checkpoint (float32, on `device`). `text` gives Gemma's width and the
   // number of stacked hidden states. Throws opsis::InvalidArgument("weights", ...) naming a
   // missing or mis-shaped tensor.
-  TextProjection(const TransformerConfig& config, const TextEncoderSizes& text, const safetensors::File& file,
+  TextProjection(const TransformerConfig& config, const TextEncoderSizes& text, const safetensors::TensorStore& file,
                  const std::string& path, torch::Device device = torch::kCPU);
   ~TextProjection();
   TextProjection(TextProjection&&) noexcept;

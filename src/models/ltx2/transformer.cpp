@@ -80,7 +80,7 @@ struct Transformer::Impl {
   torch::Tensor head(const StreamWeights& w, const Stream& s) const;
 };
 
-Transformer::Transformer(const TransformerConfig& c, const safetensors::File& file, const std::string& path,
+Transformer::Transformer(const TransformerConfig& c, const safetensors::TensorStore& file, const std::string& path,
                          torch::Device device)
     : impl_(std::make_unique<Impl>()) {
   if (c.heads != c.audio_heads)
@@ -89,8 +89,11 @@ Transformer::Transformer(const TransformerConfig& c, const safetensors::File& fi
   // The whole transformer layout first, so that the error names the first missing tensor and
   // how many more there are.
   Header header;
-  header.metadata = file.metadata;
-  for (const auto& [name, t] : file.tensors) header.tensors[name] = {safetensors::dtype_name(t.dtype), t.shape};
+  header.metadata = file.metadata_map();
+  for (const auto& name : file.names()) {
+    const auto t = file.find(name);
+    header.tensors[name] = {safetensors::dtype_name(t->dtype), t->shape};
+  }
   Config whole;
   whole.transformer = c;
   Parts parts;

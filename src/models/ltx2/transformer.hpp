@@ -44,7 +44,7 @@ class Transformer {
   // Reads the `model.diffusion_model.*` tensors of a loaded single-file checkpoint (text
   // connectors excluded), widened to float32 and placed on `device`. Throws
   // opsis::InvalidArgument("weights", ...) naming a missing or mis-shaped tensor.
-  Transformer(const TransformerConfig& config, const safetensors::File& file, const std::string& path,
+  Transformer(const TransformerConfig& config, const safetensors::TensorStore& file, const std::string& path,
               torch::Device device = torch::kCPU);
   ~Transformer();
   Transformer(Transformer&&) noexcept;

@@ -6,8 +6,11 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <string>
+#include <unistd.h>
 
 #include "core/error.hpp"
 #include "core/safetensors.hpp"
@@ -97,6 +100,72 @@ void check_version(const std::string& name) {
 
 TEST(Ltx2Transformer, Version2_0MatchesReference) { check_version("v2_0"); }
 TEST(Ltx2Transformer, Version2_3MatchesReference) { check_version("v2_3"); }
+
+
+// The nearest float8_e4m3fn code of each value (by search over the 255 finite codes: a test
+// helper, not a converter the product needs; it only reads fp8).
+safetensors::Tensor to_e4m3(const safetensors::Tensor& t) {
+  std::vector<std::pair<float, uint8_t>> codes;
+  for (int c = 0; c < 256; ++c) {
+    safetensors::Tensor one;
+    one.dtype = safetensors::DType::F8_E4M3, one.shape = {1}, one.data = {uint8_t(c)};
+    const float v = one.to_float()[0];
+    if (std::isfinite(v)) codes.emplace_back(v, uint8_t(c));
+  }
+  safetensors::Tensor out;
+  out.dtype = safetensors::DType::F8_E4M3;
+  out.shape = t.shape;
+  for (float v : t.to_float()) {
+    size_t best = 0;
+    for (size_t i = 1; i < codes.size(); ++i)
+      if (std::abs(codes[i].first - v) < std::abs(codes[best].first - v)) best = i;
+    out.data.push_back(codes[best].second);
+  }
+  return out;
+}
+
+// The checkpoint memory-mapped loads through the same code as one read whole and gives the
+// same velocities; stored in bf16 or fp8 (as real checkpoints ship), it is widened at load and
+// gives velocities near the fp32 ones.
+TEST(Ltx2Transformer, MappedAndLowPrecisionCheckpointsLoadThroughTheSamePath) {
+  const std::string path = kGolden + "ltx2_tiny_v2_3.safetensors";
+  const safetensors::File weights = safetensors::read(path);
+  const TransformerConfig config = parse_config(weights.metadata).transformer;
+  Golden io("v2_3_dit.safetensors");
+  const StreamInput video = stream(io, "video"), audio = stream(io, "audio");
+  const TransformerOutput whole = Transformer(config, weights, path).forward(video, audio);
+  {
+    const safetensors::MappedFile mapped(path);
+    const TransformerOutput out = Transformer(config, mapped, path).forward(video, audio);
+    EXPECT_TRUE(torch::equal(out.video, whole.video));
+    EXPECT_TRUE(torch::equal(out.audio, whole.audio));
+    expect_close("v2_3 mapped dit.out.video", out.video, io["dit.out.video"]);
+  }
+  const auto relative = [](const torch::Tensor& a, const torch::Tensor& b) {
+    return ((a - b).norm() / b.norm()).item<double>();
+  };
+  for (const auto dtype : {safetensors::DType::BF16, safetensors::DType::F8_E4M3}) {
+    safetensors::File low = weights;
+    for (auto& [name, t] : low.tensors) {
+      if (t.dtype != safetensors::DType::F32) continue;
+      t = dtype == safetensors::DType::BF16 ? safetensors::Tensor::from_float(t.to_float(), t.shape, dtype) : to_e4m3(t);
+    }
+    const auto file = (std::filesystem::temp_directory_path() / ("opsis-ltx2-low-" + std::to_string(::getpid()) + ".safetensors")).string();
+    safetensors::write(file, low);
+    {
+      const safetensors::MappedFile mapped(file);
+      const TransformerOutput out = Transformer(config, mapped, file).forward(video, audio);
+      const double v = relative(out.video, whole.video), a = relative(out.audio, whole.audio);
+      std::printf("%-8s checkpoint: relative error of the velocities video %.4f, audio %.4f\n", safetensors::dtype_name(dtype), v, a);
+      // bf16 keeps 8 bits of mantissa, e4m3 3: errors of about 2^-9 and 2^-4 per weight.
+      const double bound = dtype == safetensors::DType::BF16 ? 0.02 : 0.3;
+      EXPECT_LT(v, bound);
+      EXPECT_LT(a, bound);
+      EXPECT_GT(v, 0.0) << "the weights were rounded, so the velocities differ a little";
+    }
+    std::filesystem::remove(file);
+  }
+}
 
 TEST(Ltx2Transformer, MissingOrMisshapedTensorIsNamed) {
   const std::string path = kGolden + "ltx2_tiny_v2_3.safetensors";

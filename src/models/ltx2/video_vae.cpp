@@ -140,7 +140,7 @@ struct VideoEncoder::Impl {
   torch::Tensor mean, std;
 };
 
-VideoEncoder::VideoEncoder(const VaeConfig& c, const safetensors::File& file, const std::string& path,
+VideoEncoder::VideoEncoder(const VaeConfig& c, const safetensors::TensorStore& file, const std::string& path,
                            torch::Device device)
     : impl_(std::make_unique<Impl>()) {
   check_supported(c);
@@ -217,7 +217,7 @@ struct VideoDecoder::Impl {
   torch::Tensor last_table;  // [2, C]
 };
 
-VideoDecoder::VideoDecoder(const VaeConfig& c, const safetensors::File& file, const std::string& path,
+VideoDecoder::VideoDecoder(const VaeConfig& c, const safetensors::TensorStore& file, const std::string& path,
                            torch::Device device)
     : impl_(std::make_unique<Impl>()) {
   check_supported(c);

@@ -15,7 +15,7 @@ namespace opsis::ltx2 {
 
 class VideoEncoder {
  public:
-  VideoEncoder(const VaeConfig& config, const safetensors::File& file, const std::string& path,
+  VideoEncoder(const VaeConfig& config, const safetensors::TensorStore& file, const std::string& path,
                torch::Device device = torch::kCPU);
   ~VideoEncoder();
   VideoEncoder(VideoEncoder&&) noexcept;
@@ -35,7 +35,7 @@ class VideoDecoder {
   static constexpr double kDecodeTimestep = 0.05;    // the pipelines' default
   static constexpr double kDecodeNoiseScale = 0.025;
 
-  VideoDecoder(const VaeConfig& config, const safetensors::File& file, const std::string& path,
+  VideoDecoder(const VaeConfig& config, const safetensors::TensorStore& file, const std::string& path,
                torch::Device device = torch::kCPU);
   ~VideoDecoder();
   VideoDecoder(VideoDecoder&&) noexcept;

@@ -156,7 +156,7 @@ struct Vocoder::Impl {
   int64_t ratio = 1, half_width = 0;
 };
 
-Vocoder::Vocoder(const VocoderConfig& c, const safetensors::File& file, const std::string& path, torch::Device device)
+Vocoder::Vocoder(const VocoderConfig& c, const safetensors::TensorStore& file, const std::string& path, torch::Device device)
     : impl_(std::make_unique<Impl>()) {
   Impl& m = *impl_;
   m.config = c;

@@ -16,7 +16,7 @@ namespace opsis::ltx2 {
 
 class Vocoder {
  public:
-  Vocoder(const VocoderConfig& config, const safetensors::File& file, const std::string& path,
+  Vocoder(const VocoderConfig& config, const safetensors::TensorStore& file, const std::string& path,
           torch::Device device = torch::kCPU);
   ~Vocoder();
   Vocoder(Vocoder&&) noexcept;
