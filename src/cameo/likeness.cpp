@@ -142,13 +142,17 @@ std::vector<int> sample_frames(const Video& video) {
 // balanced either side of the centre, the face is frontal.
 std::optional<FaceBox> studio_head(const Frame& f) {
   cv::Mat skin(f.height, f.width, CV_8U, cv::Scalar(0)), hair(f.height, f.width, CV_8U, cv::Scalar(0));
+  // A hat's brown is within reach of the darkest skin tone shaded: a pixel nearer the hat than
+  // the tone it matches is the hat (else the head grows through the brim to 2.7 r).
+  const Rgb hat = rgb(studio::hat_rgb());
   for (int y = 0; y < f.height; ++y)
     for (int x = 0; x < f.width; ++x) {
       const Rgb p = f.at(x, y);
+      const double to_hat = shaded_distance(p, hat);
       for (const Rgb& c : skin_colours())
-        if (shaded_distance(p, c) < kStudioMatch) skin.at<uint8_t>(y, x) = 255;
+        if (const double d = shaded_distance(p, c); d < kStudioMatch && d < to_hat) skin.at<uint8_t>(y, x) = 255;
       for (const Rgb& c : hair_colours())
-        if (shaded_distance(p, c) < kStudioMatch) hair.at<uint8_t>(y, x) = 255;
+        if (const double d = shaded_distance(p, c); d < kStudioMatch && d < to_hat) hair.at<uint8_t>(y, x) = 255;
     }
   cv::Mat labels, stats, centroids;
   const int n = cv::connectedComponentsWithStats(skin, labels, stats, centroids, 8, CV_32S);
@@ -219,7 +223,54 @@ struct Reading {
   studio::HairColor hair_color;
   studio::HairStyle hair_style;
   studio::Color shirt;
+  studio::Accessory accessory = studio::Accessory::None;
 };
+
+// Share of the pixels of one region that pass `test`; regions are in head units around the
+// head's centre (a right, b down, in head radii r). Pixels outside the frame count as failing.
+template <typename Test>
+double share(const Frame& f, double hx, double hy, double r, double a0, double b0, double a1, double b1, Test test) {
+  int inside = 0, passed = 0;
+  for (int y = int(std::floor(hy + b0 * r)); y < int(std::ceil(hy + b1 * r)); ++y)
+    for (int x = int(std::floor(hx + a0 * r)); x < int(std::ceil(hx + a1 * r)); ++x) {
+      ++inside;
+      if (f.inside(x, y) && test(f.at(x, y), x, y)) ++passed;
+    }
+  return inside ? double(passed) / inside : 0.0;
+}
+
+// A studio cartoon's hat or glasses, in head units (the studio draws them there: render.cpp):
+//   hat      its brim, 1.35 r either side of the centre at 0.72 r above it, reaches past the
+//            ears and the hair cap (0.83 r wide at that height) on both sides, and its crown
+//            rises above the cap's top (1.11 r above the centre) to 1.59 r: both brim ends
+//            and the crown in the hat's colour;
+//   glasses  rims of radius 0.25 r around each eye (0.36 r either side, at the centre's
+//            height): in the ring 0.19-0.31 r from an eye's centre, below the brows, a
+//            no-glasses face shows only skin (the eye's white and pupil lie within 0.17 r).
+// Needs a head of at least 10 pixels' radius (thinner rims are lost in the video's blur).
+studio::Accessory studio_accessory(const Frame& f, const FaceBox& box, const Rgb& skin) {
+  const double r = box.w / 1.25, hx = box.x + box.w / 2, hy = box.y + 0.495 * r;
+  if (r < 10) return studio::Accessory::None;
+  const Rgb hat = rgb(studio::hat_rgb());
+  auto hat_like = [&](const Rgb& p, int, int) { return shaded_distance(p, hat) < 30; };
+  const double left_brim = share(f, hx, hy, r, -1.28, -0.78, -1.06, -0.66, hat_like);
+  const double right_brim = share(f, hx, hy, r, 1.06, -0.78, 1.28, -0.66, hat_like);
+  const double crown = share(f, hx, hy, r, -0.45, -1.45, 0.45, -1.22, hat_like);
+  if (left_brim > 0.2 && right_brim > 0.2 && crown > 0.5) return studio::Accessory::Hat;
+  // Rims: far darker than the skin and about neutral (the frame's colour, shaded).
+  const double skin_light = skin.r + skin.g + skin.b;
+  const Rgb rim = rgb(studio::glasses_frame_rgb());
+  auto ring = [&](int side) {
+    const double ex = hx + side * 0.36 * r, ey = hy - 0.02 * r;
+    return share(f, ex, ey, r, -0.31, -0.2, 0.31, 0.31, [&](const Rgb& p, int x, int y) {
+      const double d = std::hypot(x + 0.5 - ex, y + 0.5 - ey) / r;
+      if (d < 0.19 || d > 0.31) return false;
+      return p.r + p.g + p.b < 0.65 * skin_light && distance(p, rim) < 70;
+    }) / (M_PI * (0.31 * 0.31 - 0.19 * 0.19) / (0.62 * 0.51));  // the ring's share of the region
+  };
+  if (ring(-1) > 0.15 && ring(1) > 0.15) return studio::Accessory::Glasses;
+  return studio::Accessory::None;
+}
 
 // Where the shirt is, below the face box: a cartoon's shoulders sit right under its chin (and a
 // studio close-up shows only their top), a person's lower and wider, under a neck.
@@ -231,14 +282,28 @@ Reading read_attributes(const Frame& f, const FaceBox& box, Build build) {
   std::vector<Rgb> cheeks = box.pixels(f, 0.15, 0.55, 0.35, 0.7);
   const std::vector<Rgb> right = box.pixels(f, 0.65, 0.55, 0.85, 0.7);
   cheeks.insert(cheeks.end(), right.begin(), right.end());
-  const Rgb skin = median(cheeks);
+  Rgb skin = median(cheeks);
+  {
+    // Glasses' rims reach into the cheeks' region: without the pixels far darker than its
+    // median, the median is the skin's (else a tan face under glasses reads dark, and a bald
+    // head's scalp no longer matches the darkened skin).
+    std::vector<Rgb> lit;
+    for (const Rgb& p : cheeks)
+      if (p.r + p.g + p.b > 0.75 * (skin.r + skin.g + skin.b)) lit.push_back(p);
+    if (!lit.empty()) skin = median(lit);
+  }
   out.skin = studio::SkinTone(nearest_lab(skin, skin_colours()));
   // A pixel looks like this face's skin (its shaded side included; light-brown hair is near
   // shaded skin, so the match is close).
   auto skin_like = [&](const Rgb& p) { return shaded_distance(p, skin) < 25; };
+  // Hats and glasses are read on the studio's cartoons only: on a real face neither is found
+  // reliably enough to claim (a person's likeness has none).
+  if (build == Build::cartoon) out.accessory = studio_accessory(f, box, skin);
 
-  // Above the forehead: mostly skin is bald; else the hair is what is not skin there.
-  const std::vector<Rgb> above = box.pixels(f, 0.3, -0.4, 0.7, -0.08);
+  // Above the forehead: mostly skin is bald; else the hair is what is not skin there. Under a
+  // hat that region is the hat: the hair shows only between its brim and the forehead.
+  const std::vector<Rgb> above = out.accessory == studio::Accessory::Hat ? box.pixels(f, 0.3, -0.07, 0.7, 0.09)
+                                                                          : box.pixels(f, 0.3, -0.4, 0.7, -0.08);
   std::vector<Rgb> hair_pixels;
   int skin_count = 0;
   for (const Rgb& p : above) (skin_like(p) ? skin_count += 1 : (hair_pixels.push_back(p), 0));
@@ -448,6 +513,7 @@ std::optional<LikenessReading> LikenessReader::read(const Video& video) {
   out.likeness.hair_style = pick(&Reading::hair_style);
   out.likeness.hair_color = out.likeness.hair_style == studio::HairStyle::Bald ? studio::HairColor::Brown : pick(&Reading::hair_color);
   out.likeness.shirt = pick(&Reading::shirt);
+  out.likeness.accessory = pick(&Reading::accessory);
   out.face_finder = use_studio ? "studio_palette" : "haar_frontal";
   out.frames_sampled = int(samples.size());
   out.frames_used = int(used.size());

@@ -16,7 +16,10 @@
 //          pixels lie beside the face at chin level; else short;
 //   shirt  below the chin (neck and hair left out): a vote of the pixels' nearest studio
 //          colours, near matches weighing most;
-//   accessory: always none (hats and glasses are not detected reliably enough to claim).
+//   accessory (studio cartoons only): a hat when its brim shows past both sides of the head
+//          and its crown above the hair, in the studio's hat colour; glasses when both eyes
+//          are ringed by dark rims where a face shows skin. On a real person's recording
+//          always none (not detected reliably enough to claim).
 // Each frame votes; the most frequent value of each attribute wins.
 //
 // What it cannot do: a studio head over a background of the same colour as its skin (desert

@@ -31,9 +31,7 @@ using studio::SkinTone;
 using test::have_cascades;
 using test::astronaut_path;
 
-Likeness likeness_of(const studio::Identity& id) {
-  return Likeness{id.skin, id.hair_color, id.hair_style, id.shirt, studio::Accessory::None};
-}
+Likeness likeness_of(const studio::Identity& id) { return Likeness{id.skin, id.hair_color, id.hair_style, id.shirt, id.accessory}; }
 
 // A close-up of one character saying a challenge's phrase in a meadow: the built-in path's
 // enrollment recording (what tests/api/cameos.test.mjs renders through `opsis studio render`),
@@ -56,12 +54,14 @@ Video close_up(const studio::Identity& identity, int width, int height, double s
   return decoded;
 }
 
-studio::Identity identity(SkinTone skin, HairColor hair, HairStyle style, Color shirt) {
+studio::Identity identity(SkinTone skin, HairColor hair, HairStyle style, Color shirt,
+                          studio::Accessory accessory = studio::Accessory::None) {
   studio::Identity id;
   id.skin = skin;
   id.hair_color = hair;
   id.hair_style = style;
   id.shirt = shirt;
+  id.accessory = accessory;
   return id;
 }
 
@@ -79,6 +79,16 @@ TEST(Likeness, StudioCloseUpsReadBackAsTheIdentityDrawn) {
       identity(SkinTone::Medium, HairColor::Brown, HairStyle::Short, Color::Blue),
       identity(SkinTone::Dark, HairColor::Black, HairStyle::Long, Color::White),
       identity(SkinTone::Light, HairColor::Brown, HairStyle::Short, Color::Black),
+      // Hats and glasses, over hair of every darkness (a hat is dark brown, rims near black).
+      identity(SkinTone::Medium, HairColor::Black, HairStyle::Short, Color::Blue, studio::Accessory::Hat),
+      identity(SkinTone::Pale, HairColor::Blond, HairStyle::Long, Color::Red, studio::Accessory::Hat),
+      identity(SkinTone::Dark, HairColor::Brown, HairStyle::Bald, Color::Green, studio::Accessory::Hat),
+      identity(SkinTone::Tan, HairColor::Red, HairStyle::Short, Color::White, studio::Accessory::Glasses),
+      identity(SkinTone::Dark, HairColor::Black, HairStyle::Long, Color::Yellow, studio::Accessory::Glasses),
+      // (Bald with glasses reads right at 320x180 but its shirt reads green at 160x90: there a
+      // close-up shows five rows of shirt under the chin, and with the box a bald head gives,
+      // the meadow's grass outvotes them. A limit of the shirt vote at that size.)
+      identity(SkinTone::Light, HairColor::Gray, HairStyle::Short, Color::Purple, studio::Accessory::Glasses),
   };
   // 320x180: the size enrollment recordings are decoded at (recording_check.cpp); 160x90: the
   // API tests' clips.
@@ -94,7 +104,6 @@ TEST(Likeness, StudioCloseUpsReadBackAsTheIdentityDrawn) {
                                          << " of " << reading->frames_sampled << " frames)";
       EXPECT_EQ(reading->portrait.width, kPortraitSize);
       EXPECT_EQ(reading->portrait.height, kPortraitSize);
-      EXPECT_EQ(reading->likeness.accessory, studio::Accessory::None);
     }
 }
 

@@ -45,6 +45,7 @@ constexpr std::array<Rgb, 8> kPalette{{{222, 36, 36},
                                        {140, 56, 196},
                                        {242, 242, 238},
                                        {30, 30, 34}}};
+constexpr Rgb kHat{58, 46, 40}, kGlassesFrame{24, 24, 30};
 constexpr std::array<Rgb, 5> kSkin{{{255, 226, 212}, {240, 192, 156}, {204, 148, 100}, {160, 106, 66}, {92, 58, 38}}};
 constexpr std::array<Rgb, 6> kHair{{{26, 22, 22}, {110, 66, 32}, {238, 204, 110}, {188, 62, 26}, {170, 170, 172}, {40, 96, 230}}};
 
@@ -437,7 +438,7 @@ float draw_character(Canvas& canvas, const Entity& e, const EntityPose& pose, co
   // Accessory.
   const Accessory acc = e.character.identity.accessory;
   if (acc == Accessory::Glasses) {
-    const Rgb frame_c = rgb(24, 24, 30);
+    const Rgb frame_c = kGlassesFrame;
     const float w = std::max(0.4f, 0.045f * r);
     if (profile) {
       const float ex = hx + face_shift + 0.18f * r * facing;
@@ -448,7 +449,7 @@ float draw_character(Canvas& canvas, const Entity& e, const EntityPose& pose, co
       raster::fill(canvas, Segment{{hx - eye_dx + 0.25f * r, eye_y}, {hx + eye_dx - 0.25f * r, eye_y}, w, w}, frame_c);
     }
   } else if (acc == Accessory::Hat) {
-    const Rgb hat = rgb(58, 46, 40) * 1.0f, band = e.dark;
+    const Rgb hat = kHat, band = e.dark;
     const float top = hy - 0.72f * r;
     raster::fill(canvas, RoundBox{hx, top, 1.35f * r, 0.1f * r, 0.08f * r, lean}, hat);
     raster::fill(canvas, RoundBox{hx, top - 0.42f * r, 0.82f * r, 0.45f * r, 0.2f * r, lean}, hat);
@@ -566,6 +567,8 @@ std::array<uint8_t, 3> bytes(const Rgb& c) {
 std::array<uint8_t, 3> palette_rgb(Color color) { return bytes(kPalette.at(size_t(color))); }
 std::array<uint8_t, 3> skin_rgb(SkinTone skin) { return bytes(kSkin.at(size_t(skin))); }
 std::array<uint8_t, 3> hair_rgb(HairColor hair) { return bytes(kHair.at(size_t(hair))); }
+std::array<uint8_t, 3> hat_rgb() { return bytes(kHat); }
+std::array<uint8_t, 3> glasses_frame_rgb() { return bytes(kGlassesFrame); }
 
 FrameRenderer::FrameRenderer(const SceneSpec& spec, uint64_t seed, int width, int height) : impl_(nullptr) {
   if (width < 8 || height < 8 || width > 8192 || height > 8192)

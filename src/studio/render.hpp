@@ -39,6 +39,8 @@ struct DrawParts {
 std::array<uint8_t, 3> palette_rgb(Color color);  // objects and shirts
 std::array<uint8_t, 3> skin_rgb(SkinTone skin);
 std::array<uint8_t, 3> hair_rgb(HairColor hair);
+std::array<uint8_t, 3> hat_rgb();           // the hat's crown and brim (its band is the shirt's dark shade)
+std::array<uint8_t, 3> glasses_frame_rgb();  // the glasses' rims and bridge
 
 class FrameRenderer {
  public:

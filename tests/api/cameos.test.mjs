@@ -205,9 +205,9 @@ function shareNear(raw, [r, g, b], within = 45) {
 }
 
 test('a cameo\'s likeness is read from its recording, shown to its owner, and drawn where its @handle is used', async (t) => {
-  const look = ', with dark skin, long red hair and a purple shirt,';
+  const look = ', with dark skin, long red hair, a purple shirt and glasses,';
   const cameo = await answerChallenge(caraKey, { handle: 'cara_toon', kind: 'person', name: 'Cara Toon' }, look);
-  const likeness = { skin: 'dark', hair_color: 'red', hair_style: 'long', shirt: 'purple', accessory: 'none' };
+  const likeness = { skin: 'dark', hair_color: 'red', hair_style: 'long', shirt: 'purple', accessory: 'glasses' };
   assert.deepEqual(cameo.likeness, likeness);
   const read = await call(caraKey, 'GET', `/cameos/${cameo.id}`);
   assert.deepEqual(read.body.likeness, likeness);
