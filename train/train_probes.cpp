@@ -376,6 +376,62 @@ void train_object_reader(Probes& probes, int clips, int test_clips, int map_step
   probes.has_object_reader = true;
 }
 
+// ---- How legible the object is: the reader's accuracy by the object's size on screen ----
+// Renders held-out-combination clips at the probes' size (128x72), reads them as `opsis eval`
+// does, and splits the readings by the object's median on-screen extent (the larger side of
+// its box over the frames it is in view). A 0.4 m ball in a wide shot (10 m across 72 px)
+// is about 3 px: what a reader can still tell there is the question this answers.
+void legibility(const Probes& probes, int clips, std::mt19937_64& rng) {
+  constexpr std::array<double, 5> kEdges{0, 3, 5, 8, 14};  // px: buckets [0,3) [3,5) [5,8) [8,14) [14,inf)
+  constexpr int kBuckets = int(kEdges.size()), kRows = 5;  // object, colour, size, motion, camera
+  constexpr std::array<int, kRows> kHeads{kObject, kColor, kSize, kMotion, kCamera};
+  std::array<std::array<int, kRows>, kBuckets> right{};
+  std::array<int, kBuckets> count{};
+  std::array<std::array<int, kBuckets>, kKinds> per_kind{};
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < clips; ++i) {
+    const auto spec = probe_object_scene(rng, true);
+    const auto clip = studio::render_clip(spec, options(rng()));
+    std::vector<float> extents;
+    for (const Box& b : boxes_of(clip, 0))
+      if (b.x1 > b.x0 && b.y1 > b.y0) extents.push_back(std::max(b.x1 - b.x0, b.y1 - b.y0));
+    float extent = 0;
+    if (!extents.empty()) {
+      std::nth_element(extents.begin(), extents.begin() + long(extents.size() / 2), extents.end());
+      extent = extents[extents.size() / 2];
+    }
+    int bucket = kBuckets - 1;
+    while (bucket > 0 && extent < kEdges[size_t(bucket)]) --bucket;
+    const auto read = probes.read_scene(clip.video);
+    const auto truth = scene_labels(spec);
+    ++count[size_t(bucket)];
+    per_kind[size_t(truth[kObject])][size_t(bucket)] += 1;
+    for (int r = 0; r < kRows; ++r) right[size_t(bucket)][size_t(r)] += read[size_t(kHeads[size_t(r)])] == truth[size_t(kHeads[size_t(r)])];
+  }
+  std::printf("object reader by the object's on-screen extent (held-out combinations, %dx%d, %d clips, %.0f s)\n", kNetWidth,
+              kNetHeight, clips, seconds_since(start));
+  std::printf("  %-10s %6s %8s %8s %8s %8s %8s   %s\n", "extent", "clips", "object", "colour", "size", "motion", "camera",
+              "kinds (ball box balloon bird car)");
+  std::array<int, kRows> all{};
+  for (int b = 0; b < kBuckets; ++b) {
+    char label[32];
+    if (b + 1 < kBuckets) std::snprintf(label, sizeof label, "%g-%g px", kEdges[size_t(b)], kEdges[size_t(b) + 1]);
+    else std::snprintf(label, sizeof label, ">= %g px", kEdges[size_t(b)]);
+    std::printf("  %-10s %6d", label, count[size_t(b)]);
+    for (int r = 0; r < kRows; ++r) {
+      all[size_t(r)] += right[size_t(b)][size_t(r)];
+      if (count[size_t(b)]) std::printf(" %7.1f%%", 100.0 * right[size_t(b)][size_t(r)] / count[size_t(b)]);
+      else std::printf(" %8s", "-");
+    }
+    std::printf("  ");
+    for (int k = 0; k < kKinds; ++k) std::printf(" %3d", per_kind[size_t(k)][size_t(b)]);
+    std::printf("\n");
+  }
+  std::printf("  %-10s %6d", "all", clips);
+  for (int r = 0; r < kRows; ++r) std::printf(" %7.1f%%", 100.0 * all[size_t(r)] / std::max(1, clips));
+  std::printf("\n");
+}
+
 // ---- The impact detector ----
 
 // A large (sometimes small) ball or box bouncing or falling (sometimes rolling: no impacts),
@@ -595,6 +651,8 @@ int main(int argc, char** argv) {
   app.add_option("--impact-clips", impact_clips)->capture_default_str();
   app.add_option("--impact-test", impact_test)->capture_default_str();
   app.add_option("--impact-epochs", impact_epochs)->capture_default_str();
+  int legible = 0;
+  app.add_option("--legibility", legible, "only read this many held-out studio clips with the probes of --init (default: the shipped file) and print the accuracy by the object's size on screen");
   app.add_option("--check-detectors", check, "only check the impact detector and mouth reader on this many studio clips");
   app.add_flag("-v,--verbose", verbose);
   std::string dump;
@@ -631,6 +689,10 @@ int main(int argc, char** argv) {
       }
       std::fclose(f);
     }
+    return 0;
+  }
+  if (legible > 0) {
+    legibility(Probes::load(init.empty() ? "models/opsis-probes.safetensors" : init, true), legible, rng);
     return 0;
   }
   if (check > 0) {

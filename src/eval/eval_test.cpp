@@ -61,16 +61,21 @@ TEST(Eval, ProbesAndDetectorsMeetTheirStudioTargets) {
     ASSERT_TRUE(j["attributes"].contains(attribute)) << output;
     EXPECT_GE(j["attributes"][attribute]["studio_clips"].get<int>(), 400);
     ASSERT_TRUE(in_unit(j["attributes"][attribute]["studio_probe_accuracy"]));
-    if (met.count(attribute)) EXPECT_GE(j["attributes"][attribute]["studio_probe_accuracy"].get<double>(), 0.95) << output;
-    if (reader_floor.count(attribute))
+    if (met.count(attribute)) {
+      EXPECT_GE(j["attributes"][attribute]["studio_probe_accuracy"].get<double>(), 0.95) << output;
+    }
+    if (reader_floor.count(attribute)) {
       EXPECT_GE(j["attributes"][attribute]["studio_probe_accuracy"].get<double>(), reader_floor.at(attribute)) << output;
+    }
   }
   for (const char* attribute : {"setting", "weather", "time_of_day", "skin", "hair", "hair_style", "shirt", "accessory"}) {
     SCOPED_TRACE(attribute);
     ASSERT_TRUE(j["character_probes"].contains(attribute)) << output;
     EXPECT_GE(j["character_probes"][attribute]["studio_clips"].get<int>(), 150);  // no identity at night; no hair colour on the bald
     ASSERT_TRUE(in_unit(j["character_probes"][attribute]["studio_probe_accuracy"]));
-    if (met.count(attribute)) EXPECT_GE(j["character_probes"][attribute]["studio_probe_accuracy"].get<double>(), 0.95) << output;
+    if (met.count(attribute)) {
+      EXPECT_GE(j["character_probes"][attribute]["studio_probe_accuracy"].get<double>(), 0.95) << output;
+    }
   }
   const auto& detector = j["impact_detector"];
   ASSERT_TRUE(detector.is_object()) << output;
@@ -106,11 +111,14 @@ TEST(Eval, SmallPromptSetWritesEveryMetricAndProbesBeatChance) {
     SCOPED_TRACE(attribute);
     ASSERT_TRUE(j["attributes"].contains(attribute));
     const auto& a = j["attributes"][attribute];
-    for (const char* field : {"classes", "chance", "studio_probe_accuracy", "studio_clips", "generated_accuracy"})
+    for (const char* field : {"classes", "chance", "studio_probe_accuracy", "studio_clips", "generated_accuracy", "same_prompts_studio_accuracy"})
       ASSERT_TRUE(a.contains(field) && a[field].is_number()) << field;
     EXPECT_GE(a["generated_accuracy"].get<double>(), 0.0);
     EXPECT_LE(a["generated_accuracy"].get<double>(), 1.0);
   }
+  // The studio's render of the generated prompts' own scenes: the setting probe meets its
+  // target, so it reads them (a column wired to the wrong clips or labels would not).
+  EXPECT_GE(j["attributes"]["setting"]["same_prompts_studio_accuracy"].get<double>(), 0.6);
   ASSERT_TRUE(j["image_to_video_psnr_db"].is_number());
   EXPECT_GT(j["image_to_video_psnr_db"].get<double>(), 0.0);
   ASSERT_EQ(j["prompts"].size(), 3u);
@@ -126,8 +134,9 @@ TEST(Eval, SmallPromptSetWritesEveryMetricAndProbesBeatChance) {
     ASSERT_TRUE(j["character_probes"].contains(attribute)) << output;
     const auto& p = j["character_probes"][attribute];
     ASSERT_TRUE(in_unit(p["studio_probe_accuracy"]) && in_unit(p["chance"]));
-    if (std::string(attribute) == "setting" || std::string(attribute) == "shirt")
+    if (std::string(attribute) == "setting" || std::string(attribute) == "shirt") {
       EXPECT_GE(p["studio_probe_accuracy"].get<double>(), 0.8) << output;
+    }
   }
   ASSERT_TRUE(j["impact_detector"].is_object() && j["mouth_reader"].is_object()) << output;
 
