@@ -2,8 +2,8 @@
 # Starts (or resumes) opsis-mini 2's training in the background, niced, as every working
 # session should.
 #   The structured variant (trained since session 6, the default model since session 8;
-#   docs/mini2/structured-variant.md): the scene-state flow with its sound network, and with
-#   OPSIS_TRAIN_RENDERER=1 the layered renderer too, each resuming from
+#   docs/mini2/structured-variant.md): the scene-state flow with its sound network and the
+#   layered renderer (OPSIS_TRAIN_RENDERER=0: the flow alone), each resuming from
 #   its run folder or, when that was lost with the machine, from the shipped
 #   models/opsis-mini-2-structured.safetensors. Assemble the shipped file after a stop:
 #     ./build/train/opsis-train-mini2-states --out RUNS/mini2-states \
@@ -22,17 +22,17 @@ runs=${1:-../runs}
 mkdir -p "$runs"
 threads=${OPSIS_TRAIN_THREADS:-2}
 shipped=models/opsis-mini-2-structured.safetensors
-# The renderer's curve has been flat since about step 3,400 (sprite L1 0.013-0.016), so since
-# session 8 the flow gets both cores and the renderer trains only when asked
-# (OPSIS_TRAIN_RENDERER=1; then the flow keeps one thread).
+# Session 8 gave the flow both cores (the renderer's curve was flat); since session 9 the
+# renderer learns again (small sprites drawn at their size, per-look rates: its sprite L1 still
+# falls), so each trains on one thread unless OPSIS_TRAIN_RENDERER=0.
 flow_threads=$threads
-if [ "${OPSIS_TRAIN_RENDERER:-0}" = 1 ] && ! pgrep -f "build/train/opsis-train-mini2-renderer" >/dev/null; then
-  flow_threads=1
+if [ "${OPSIS_TRAIN_RENDERER:-1}" = 1 ]; then flow_threads=$(( threads > 1 ? threads / 2 : 1 )); fi
+if [ "${OPSIS_TRAIN_RENDERER:-1}" = 1 ] && ! pgrep -f "build/train/opsis-train-mini2-renderer" >/dev/null; then
   init=()
   [ -f "$runs/mini2-renderer/renderer.safetensors" ] || [ ! -f "$shipped" ] || init=(--init "$shipped")
   echo "training the layered renderer (log: $runs/mini2-renderer.log)"
   nohup nice -n 10 ./build/train/opsis-train-mini2-renderer --out "$runs/mini2-renderer" "${init[@]}" \
-    --threads "$threads" --checkpoint-every 50 >> "$runs/mini2-renderer.log" 2>&1 &
+    --threads "$(( threads - flow_threads > 0 ? threads - flow_threads : 1 ))" --checkpoint-every 50 >> "$runs/mini2-renderer.log" 2>&1 &
 fi
 if ! pgrep -f "build/train/opsis-train-mini2-states" >/dev/null; then
   init=()

@@ -30,6 +30,7 @@
 #include "models/mini2/weights.hpp"
 #include "studio/studio.hpp"
 #include "train/learning_curve.hpp"
+#include "train/holdout.hpp"
 #include "train/scenes.hpp"
 #include "train/studio_truth.hpp"
 
@@ -49,8 +50,15 @@ struct Options {
   int64_t steps = 1000000;
   int background_batch = 12;
   int sprite_batch = 32;
-  double texture_lr = 0.01, net_lr = 1e-3;
+  double texture_lr = 0.01, net_lr = 1e-3, look_lr = 1e-3;
   double smoothness = 0.1;  // weight of the textures' total variation
+  // Backgrounds: the chance of rain in a batch's scenes (random scenes have 20%: night rain was
+  // one frame in 120), and how much a frame's error counts relative to its brightness (0: plain
+  // L1; 1: L1 / (mean brightness + 0.15), so that night frames, whose errors are small in
+  // absolute terms, are fitted as closely as day ones). Neither mended night rain's looks alone
+  // (session 9: 480 steps); the per-look learning rate (look_lr) did.
+  double rain_share = 0.5, dark_weight = 1.0;
+  int look_errors = 0;  // only print each look's background error over this many frames a look
   int checkpoint_every = 100;
   uint64_t seed = 1;
   int evaluate = 0;
@@ -61,14 +69,13 @@ struct Options {
   std::string dump_sprites;  // write one batch of sprite targets (and the network's sprites) as PNG here, then stop
 };
 
-constexpr int kSpriteRender = 96;  // the square render a sprite target is cut from
-
 // Background targets: [N, 3, h, w] in [0, 1], with poses [N, 6] and looks [N].
 struct BackgroundBatch {
   torch::Tensor target, poses, looks;
 };
 
-BackgroundBatch background_batch(std::mt19937_64& rng, int count, int width, int height) {
+BackgroundBatch background_batch(std::mt19937_64& rng, int count, int width, int height, double rain_share,
+                                 int forced_look = -1) {
   BackgroundBatch b;
   b.target = torch::empty({count, height, width, 3}, torch::kUInt8);
   b.poses = torch::empty({count, 6});
@@ -77,7 +84,14 @@ BackgroundBatch background_batch(std::mt19937_64& rng, int count, int width, int
   parts.only_entity = -2, parts.shadows = false, parts.weather = false, parts.lens = false;
   int made = 0;
   while (made < count) {
-    const studio::SceneSpec spec = train::random_scene(rng, 4.0);
+    studio::SceneSpec spec = train::random_scene(rng, 4.0);
+    spec.weather = std::uniform_real_distribution<double>(0, 1)(rng) < rain_share ? studio::Weather::Rain : studio::Weather::Clear;
+    if (forced_look >= 0) {  // look_index = (setting * 3 + time) * 2 + weather
+      spec.setting = studio::Setting(forced_look / 6);
+      spec.time_of_day = studio::TimeOfDay(forced_look / 2 % 3);
+      spec.weather = studio::Weather(forced_look % 2);
+      if (train::is_held_out(spec)) continue;
+    }
     const studio::Timeline timeline = studio::simulate(spec, rng(), 12, 16000);
     const studio::FrameRenderer renderer(spec, studio::fixed_scenery_seed(spec.setting), width, height);
     for (int k = 0; k < 4 && made < count; ++k, ++made) {
@@ -98,16 +112,26 @@ struct SpriteBatch {
   torch::Tensor target, condition;
 };
 
+// The on-screen sizes a sprite target is drawn at (its box's larger side, pixels): 96 is cut to
+// 48 by averaging, as before session 9; the smaller ones are drawn at that size by the studio
+// (which keeps thin things such as a balloon's string and a ball's stripes a pixel wide however
+// small the object is) and spread to 48 by repeating pixels, so that the renderer's shrinking
+// of the 48 px sprite to its box gives that small drawing back. Most objects in a wide shot are
+// 3-15 px: the small sizes are drawn most.
+constexpr std::array<int, 7> kSpriteRenderSizes{96, 48, 24, 16, 12, 8, 8};
+constexpr std::array<double, 7> kSpriteRenderWeights{0.25, 0.1, 0.1, 0.15, 0.15, 0.15, 0.1};
+
 SpriteBatch sprite_batch(std::mt19937_64& rng, int count) {
-  const int R = kSpriteRender;
-  auto black = torch::empty({count, R, R, 3}, torch::kUInt8), white = torch::empty({count, R, R, 3}, torch::kUInt8);
-  auto grids = torch::empty({count, R, R, 2});
+  namespace F = torch::nn::functional;
+  std::discrete_distribution<size_t> size_pick(kSpriteRenderWeights.begin(), kSpriteRenderWeights.end());
+  std::vector<torch::Tensor> targets;
   std::vector<float> conditions;
   int made = 0;
   while (made < count) {
     const studio::SceneSpec spec = train::random_scene(rng, 4.0);
     const int entities = int(spec.objects.size() + spec.characters.size());
     if (entities == 0) continue;
+    const int R = kSpriteRenderSizes[size_pick(rng)];
     const studio::Timeline timeline = studio::simulate(spec, rng(), 12, 16000);
     const studio::FrameRenderer renderer(spec, rng(), R, R);
     for (int k = 0; k < 4 && made < count; ++k) {
@@ -125,29 +149,35 @@ SpriteBatch sprite_batch(std::mt19937_64& rng, int count) {
       st.camera.focal = ppm * distance / float(R);
       studio::DrawParts parts;
       parts.background = false, parts.only_entity = e, parts.shadows = false, parts.weather = false, parts.lens = false;
-      renderer.draw(st, black[made].data_ptr<uint8_t>(), nullptr, parts);
+      auto black = torch::empty({R, R, 3}, torch::kUInt8), white = torch::empty({R, R, 3}, torch::kUInt8);
+      renderer.draw(st, black.data_ptr<uint8_t>(), nullptr, parts);
       std::fill(parts.fill, parts.fill + 3, uint8_t(255));
-      renderer.draw(st, white[made].data_ptr<uint8_t>(), nullptr, parts);
-      // The box inside the square render, in grid_sample's [-1, 1] (x right, y down).
+      renderer.draw(st, white.data_ptr<uint8_t>(), nullptr, parts);
+      // The box inside the square render, in grid_sample's [-1, 1] (x right, y down), sampled
+      // at the box's own pixels: R x R for 96, (bh, bw) / side x R for the small sizes.
+      const int64_t out_w = R == 96 ? R : std::max<int64_t>(1, std::lround(R * bw / side));
+      const int64_t out_h = R == 96 ? R : std::max<int64_t>(1, std::lround(R * bh / side));
       const float half_w = 0.5f * bw / side, half_h = 0.5f * bh / side;
-      auto xs = torch::linspace(-half_w, half_w, R) * (float(R - 1) / float(R)) * 2;
-      auto ys = torch::linspace(-half_h, half_h, R) * (float(R - 1) / float(R)) * 2;
-      grids[made] = torch::stack({xs.view({1, R}).expand({R, R}), ys.view({R, 1}).expand({R, R})}, -1);
-      const auto c = sprite_condition(spec, e, pose, st.time);
+      // Pixel centres across the box: (i + 0.5) / n of its width, in the render's [-1, 1].
+      auto xs = (torch::arange(out_w, torch::kFloat32).add(0.5f) / float(out_w) * 2 - 1) * half_w * 2;
+      auto ys = (torch::arange(out_h, torch::kFloat32).add(0.5f) / float(out_h) * 2 - 1) * half_h * 2;
+      const auto grid = torch::stack({xs.view({1, out_w}).expand({out_h, out_w}), ys.view({out_h, 1}).expand({out_h, out_w})}, -1).unsqueeze(0);
+      auto cut = [&](const torch::Tensor& image) {
+        const auto x = image.permute({2, 0, 1}).unsqueeze(0).to(torch::kFloat32) / 255;
+        const auto sampled = F::grid_sample(x, grid, F::GridSampleFuncOptions().mode(torch::kBilinear).align_corners(false));
+        if (R == 96) return F::avg_pool2d(sampled, F::AvgPool2dFuncOptions(R / kSpritePixels));
+        return F::interpolate(sampled, F::InterpolateFuncOptions().size(std::vector<int64_t>{kSpritePixels, kSpritePixels}).mode(torch::kNearest));
+      };
+      const auto b = cut(black), w = cut(white);
+      const auto coverage = (1 - (w - b).mean(1, true)).clamp(0, 1);
+      targets.push_back(torch::cat({b, coverage}, 1));
+      const auto c = sprite_condition(spec, e, pose, st.time, float(R));
       conditions.insert(conditions.end(), c.begin(), c.end());
       ++made;
     }
   }
-  namespace F = torch::nn::functional;
-  auto cut = [&](const torch::Tensor& image) {
-    const auto x = image.permute({0, 3, 1, 2}).to(torch::kFloat32) / 255;
-    const auto sampled = F::grid_sample(x, grids, F::GridSampleFuncOptions().mode(torch::kBilinear).align_corners(false));
-    return F::avg_pool2d(sampled, F::AvgPool2dFuncOptions(R / kSpritePixels));
-  };
-  const auto b = cut(black), w = cut(white);
-  const auto coverage = (1 - (w - b).mean(1, true)).clamp(0, 1);
   SpriteBatch s;
-  s.target = torch::cat({b, coverage}, 1);
+  s.target = torch::cat(targets, 0);
   s.condition = torch::from_blob(conditions.data(), {count, kSpriteConditionDims}).clone();
   return s;
 }
@@ -192,6 +222,14 @@ torch::Tensor texture_smoothness(BackgroundField& background) {
          10 * total_variation(background->planes.narrow(2, 0, 3)) + total_variation(background->sky);
 }
 
+// Per-frame weights [N] (mean 1) of the background error: 1 / (mean brightness + 0.15) raised to
+// `strength`. A night frame's pixels are a tenth of a day frame's, so are its errors, and the
+// plain mean let night skies stay blotched and night rain come out lit like day.
+torch::Tensor brightness_weights(const torch::Tensor& target, double strength) {
+  auto w = torch::pow(target.mean({1, 2, 3}) + 0.15, -strength);
+  return w / w.mean();
+}
+
 void save(LayeredRenderer& model, IdentityReader& identity, const std::string& path, int64_t step, double cpu_seconds) {
   safetensors::File file;
   file.metadata["opsis.part"] = "mini2-layered-renderer";
@@ -207,14 +245,18 @@ void save(LayeredRenderer& model, IdentityReader& identity, const std::string& p
 struct Loaded {
   int64_t step = 0;
   double cpu_seconds = 0;
+  bool upgraded = false;  // written before the sprite's size was a condition: its optimiser state no longer fits
 };
 
 Loaded load(LayeredRenderer& model, IdentityReader& identity, const std::string& path) {
-  const safetensors::File file = safetensors::read(path);
+  safetensors::File file = safetensors::read(path);
+  const std::vector<int64_t> sprite_inputs_before = file.tensors.count("renderer.sprites.in1.weight") ? file.tensors.at("renderer.sprites.in1.weight").shape : std::vector<int64_t>{};
+  upgrade_renderer_tensors(file);
+  const bool upgraded = file.tensors.count("renderer.sprites.in1.weight") && file.tensors.at("renderer.sprites.in1.weight").shape != sprite_inputs_before;
   load_tensors(*model, file, "renderer.");
   if (has_part(file, "identity.")) load_tensors(*identity, file, "identity.");
   return {file.metadata.count("opsis.step") ? std::stoll(file.metadata.at("opsis.step")) : 0,
-          train::RunClock::from_metadata(file.metadata, "opsis.cpu_seconds")};
+          train::RunClock::from_metadata(file.metadata, "opsis.cpu_seconds"), upgraded};
 }
 
 // One batch of sprite targets beside the network's sprites for the same conditions: each
@@ -253,19 +295,44 @@ int train_renderer(const Options& o) {
   torch::optim::Adam identity_optimizer(identity->parameters(), torch::optim::AdamOptions(1e-3));
   int64_t step = 0;
   double earlier_cpu_seconds = 0;
-  std::vector<torch::Tensor> textures, net;
-  for (auto& p : model->background->parameters()) textures.push_back(p);
+  std::vector<torch::Tensor> textures, looks, net;
+  // Per-look tensors (a look is in about one background frame in 50, night rain's in one in 120)
+  // get their own, lower rate: Adam keeps moving a parameter for some ten steps after its
+  // gradient stops (its momentum), so at the textures' rate every appearance of a look moved
+  // its light by about 0.1 — as large as a night look's whole light scale — and night looks
+  // never settled (blotched skies, night rain lit like day).
+  for (const auto& item : model->background->named_parameters(false)) {
+    const bool per_look = item.key() == "sky" || item.key() == "light_scale" || item.key() == "light_bias" ||
+                          item.key() == "haze" || item.key() == "fog_log_distance";
+    (per_look ? looks : textures).push_back(item.value());
+  }
   for (auto& p : model->sprites->parameters()) net.push_back(p);
-  torch::optim::Adam optimizer({torch::optim::OptimizerParamGroup(textures, std::make_unique<torch::optim::AdamOptions>(o.texture_lr)),
-                                torch::optim::OptimizerParamGroup(net, std::make_unique<torch::optim::AdamOptions>(o.net_lr))});
+  auto make_optimizer = [&] {
+    return std::make_unique<torch::optim::Adam>(std::vector<torch::optim::OptimizerParamGroup>{
+        torch::optim::OptimizerParamGroup(textures, std::make_unique<torch::optim::AdamOptions>(o.texture_lr)),
+        torch::optim::OptimizerParamGroup(net, std::make_unique<torch::optim::AdamOptions>(o.net_lr)),
+        torch::optim::OptimizerParamGroup(looks, std::make_unique<torch::optim::AdamOptions>(o.look_lr))});
+  };
+  std::unique_ptr<torch::optim::Adam> optimizer = make_optimizer();
   if (fs::exists(weights_path)) {
     const Loaded loaded = load(model, identity, weights_path);
     step = loaded.step, earlier_cpu_seconds = loaded.cpu_seconds;
-    if (fs::exists(optimizer_path)) torch::load(optimizer, optimizer_path);
+    if (loaded.upgraded) std::printf("the sprite network gained its on-screen size input: the optimiser starts afresh\n");
+    if (fs::exists(optimizer_path) && !loaded.upgraded) {
+      // Runs before session 9 kept two parameter groups (the per-look group is new): their
+      // optimiser state does not fit, and the optimiser starts afresh.
+      try {
+        torch::load(*optimizer, optimizer_path);
+      } catch (const std::exception&) {
+        std::printf("the optimiser state in %s has another grouping: the optimiser starts afresh\n", optimizer_path.c_str());
+        optimizer = make_optimizer();
+      }
+    }
     std::printf("resuming from %s at step %lld\n", weights_path.c_str(), (long long)step);
   } else if (!o.init.empty()) {
     // The shipped weights, when the run folder was lost with the machine.
-    const safetensors::File file = safetensors::read(o.init);
+    safetensors::File file = safetensors::read(o.init);
+    upgrade_renderer_tensors(file);
     load_tensors(*model, file, "renderer.");
     if (has_part(file, "identity.")) load_tensors(*identity, file, "identity.");
     step = file.metadata.count("opsis.renderer_step") ? std::stoll(file.metadata.at("opsis.renderer_step")) : 0;
@@ -285,19 +352,21 @@ int train_renderer(const Options& o) {
   while (!g_stop && step < o.steps) {
     const auto t0 = std::chrono::steady_clock::now();
     const bool vertical = step % 3 == 2;  // native sizes: 128x72 and 72x128
-    const BackgroundBatch bg = background_batch(rng, o.background_batch, vertical ? 72 : 128, vertical ? 128 : 72);
+    const BackgroundBatch bg = background_batch(rng, o.background_batch, vertical ? 72 : 128, vertical ? 128 : 72, o.rain_share);
     const SpriteBatch sp = sprite_batch(rng, o.sprite_batch);
     data_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
     const auto picture = model->background->forward(bg.poses, bg.looks, int(bg.target.size(2)), int(bg.target.size(3)));
-    const auto bg_loss = (picture - bg.target).abs().mean();
+    const auto bg_error = (picture - bg.target).abs().mean({1, 2, 3});  // [N]
+    const auto bg_loss = bg_error.mean();  // logged: the curve stays comparable
+    const auto bg_weight = brightness_weights(bg.target, o.dark_weight);
     const auto sprite = model->sprites->forward(sp.condition);
     // Errors inside the entity count five times: most of a patch is empty.
     const auto weight = 1 + 4 * sp.target.index({Slice(), Slice(3, 4)});
     const auto sprite_loss = ((sprite - sp.target).abs() * weight).mean();
-    optimizer.zero_grad();
-    (bg_loss + sprite_loss + o.smoothness * texture_smoothness(model->background)).backward();
-    optimizer.step();
+    optimizer->zero_grad();
+    ((bg_error * bg_weight).mean() + sprite_loss + o.smoothness * texture_smoothness(model->background)).backward();
+    optimizer->step();
     const auto [portraits, identities] = portrait_batch(rng, 8);
     const auto id_loss = identity_loss(identity->forward(portraits), identities);
     identity_optimizer.zero_grad();
@@ -321,7 +390,7 @@ int train_renderer(const Options& o) {
     }
     if (step % o.checkpoint_every == 0 || g_stop || step == o.steps) {
       save(model, identity, weights_path, step, clock.cpu_seconds());
-      torch::save(optimizer, optimizer_path + ".partial");
+      torch::save(*optimizer, optimizer_path + ".partial");
       fs::rename(optimizer_path + ".partial", optimizer_path);
       if (!o.export_path.empty()) save(model, identity, o.export_path, step, clock.cpu_seconds());
       std::printf("step %lld: saved %s\n", (long long)step, weights_path.c_str());
@@ -332,6 +401,44 @@ int train_renderer(const Options& o) {
 
 // Reads held-out probe scenes through the probes as the studio draws them and as the
 // learned renderer draws them from the same states.
+// Each look's background error: mean |learned - studio| over `frames` frames of that look,
+// and the same relative to the frames' mean brightness (what a viewer sees of a night sky).
+int look_errors(const Options& o) {
+  LayeredRenderer model;
+  IdentityReader identity;
+  const int64_t step = load(model, identity, o.out + "/renderer.safetensors").step;
+  model->eval();
+  torch::NoGradGuard no_grad;
+  std::mt19937_64 rng(o.seed * 131 + 3);
+  std::printf("background error per look at step %lld (%d frames each, 128x72): L1 / relative to brightness\n", (long long)step,
+              o.look_errors);
+  std::printf("  %-12s %18s %18s %18s %18s %18s %18s\n", "setting", "day", "day rain", "golden", "golden rain", "night", "night rain");
+  double worst = 0;
+  for (int setting = 0; setting < kSettings; ++setting) {
+    std::printf("  %-12s", std::string(studio::name(studio::Setting(setting))).c_str());
+    for (int k = 0; k < 6; ++k) {
+      const int look = setting * 6 + k;
+      const BackgroundBatch bg = background_batch(rng, o.look_errors, 128, 72, 0.5, look);
+      const auto picture = model->background->forward(bg.poses, bg.looks, 72, 128).clamp(0, 1);
+      const double l1 = (picture - bg.target).abs().mean().item<double>(), bright = bg.target.mean().item<double>();
+      worst = std::max(worst, l1 / (bright + 1e-3));
+      if (!o.preview_dir.empty()) {  // the first frame, studio above learned
+        fs::create_directories(o.preview_dir);
+        const auto pair = (torch::cat({bg.target[0], picture[0]}, 1).permute({1, 2, 0}) * 255).round().to(torch::kUInt8).contiguous();
+        Image image(128, 144);
+        std::copy(pair.data_ptr<uint8_t>(), pair.data_ptr<uint8_t>() + pair.numel(), image.pixels.begin());
+        const auto png = media::encode_png(image);
+        std::ofstream(o.preview_dir + "/look" + std::to_string(look) + ".png", std::ios::binary)
+            .write(reinterpret_cast<const char*>(png.data()), std::streamsize(png.size()));
+      }
+      std::printf("      %.3f / %4.0f%%", l1, 100 * l1 / (bright + 1e-3));
+    }
+    std::printf("\n");
+  }
+  std::printf("  worst relative error %.0f%%\n", 100 * worst);
+  return 0;
+}
+
 int evaluate(const Options& o) {
   LayeredRenderer model;
   IdentityReader identity;
@@ -443,12 +550,16 @@ int main(int argc, char** argv) {
   app.add_option("--background-batch", o.background_batch, "background frames per step");
   app.add_option("--sprite-batch", o.sprite_batch, "sprites per step");
   app.add_option("--texture-lr", o.texture_lr, "learning rate of the background's textures");
+  app.add_option("--look-lr", o.look_lr, "learning rate of the per-look sky, light and haze");
   app.add_option("--net-lr", o.net_lr, "learning rate of the sprite network");
   app.add_option("--checkpoint-every", o.checkpoint_every, "steps between saves");
   app.add_option("--seed", o.seed, "random seed");
   app.add_option("--export", o.export_path, "also write the weights here at each save");
   app.add_option("--smoothness", o.smoothness, "weight of the textures' total variation");
   app.add_option("--init", o.init, "a new run starts from this structured weights file");
+  app.add_option("--rain-share", o.rain_share, "chance of rain in the background frames' scenes");
+  app.add_option("--dark-weight", o.dark_weight, "0: plain background L1; 1: each frame's error over its brightness");
+  app.add_option("--look-errors", o.look_errors, "only print each look's background error over this many frames");
   app.add_option("--evaluate", o.evaluate, "only read this many held-out probe scenes, studio vs learned");
   app.add_option("--preview", o.preview_dir, "with --evaluate: studio/learned frame pairs as PNG");
   app.add_option("--probes", o.probes_path, "with --evaluate: the probes' weights");
@@ -459,6 +570,7 @@ int main(int argc, char** argv) {
   std::signal(SIGTERM, on_signal);
   try {
     if (!o.dump_sprites.empty()) return dump_sprites(o);
+    if (o.look_errors > 0) return look_errors(o);
     return o.evaluate > 0 ? evaluate(o) : train_renderer(o);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "opsis-train-mini2-renderer: %s\n", e.what());

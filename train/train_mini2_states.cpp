@@ -57,6 +57,9 @@ struct Options {
   int64_t steps = 1000000;
   int batch = 64;
   double lr = 5e-4;
+  // Weight of the entities' error relative to the camera, in frame heights at the subject
+  // (session 9; see the loss). 0 turns it off.
+  double screen_weight = 0.03;
   int checkpoint_every = 200;
   uint64_t seed = 1;
   int evaluate = 0;
@@ -71,6 +74,7 @@ struct Options {
 };
 
 constexpr int kFrames = 4 * kStateFps;  // 4 s clips
+constexpr int kFramingCondition = 10 + 2;  // frame_condition: camera move (10), speed (2), then framing (3)
 
 // The phoneme cues of the first and second talking characters, from a timeline's events.
 std::array<std::vector<engine::PhonemeCue>, 2> speaker_cues(const studio::SceneSpec& spec, const std::vector<studio::Event>& events) {
@@ -251,7 +255,7 @@ int train_states(const Options& o) {
   ExampleSource source(o.seed * 1000003 + uint64_t(step), o.data_threads);
   std::mt19937_64 rng(o.seed + uint64_t(step));
   const auto started = std::chrono::steady_clock::now();
-  double sum = 0, sum_sound = 0;
+  double sum = 0, sum_sound = 0, sum_screen = 0;
   int window = 0;
   const int mels = SoundConfig{}.mels;
   auto camera_weight = torch::ones({1, 1, kStateDims});
@@ -285,7 +289,31 @@ int train_states(const Options& o) {
     const auto position_error = error * position_mask;
     const auto jitter = (position_error.index({Slice(), Slice(1, None)}) - position_error.index({Slice(), Slice(None, -1)})).pow(2).sum() /
                         (position_mask.sum() * (kFrames - 1) + 1e-6);
-    const auto objective = (error.pow(2) * weight * (1 + 3 * position_fields)).sum() / (weight.sum() * kFrames) + jitter;
+    // Where things are on screen (from step 14,747, session 9): a medium shot frames 1.3 m and a
+    // close-up 0.55 m at the subject, so an error of 30 cm between the camera and the person it
+    // follows is a quarter or half of the frame; in metres it weighed as little as in a wide
+    // shot's 10 m, and sampled close-ups let the speaker drift out of the frame. This term is the
+    // subject's x, y error relative to the camera's, in frame heights at the subject (1.3 m or
+    // 0.55 m when the shot follows a subject; 10 m in a wide shot).
+    const auto framing = per_frame.narrow(2, kFramingCondition, 3);  // [B, F, 3] wide, medium, close-up
+    const auto extent = (framing.select(2, 0) * 10 + framing.select(2, 1) * 1.3 + framing.select(2, 2) * 0.55).clamp_min(0.3);
+    // In the clean states the flow implies (x0 = x_t - t v, so their error is t times the
+    // velocity's): the velocity's own error holds the noise's, independent per value and as
+    // large as the data's, which no flow can make the camera and the subject share.
+    const auto x0_error = error * tt;
+    const auto camera_x = x0_error.select(2, 0) * 5, camera_y = x0_error.select(2, 1) * 0.7;  // metres (put_camera's scales)
+    // The subject only (the first character, else the first object: what a medium shot or a
+    // close-up follows): where the others are is not known until late in sampling.
+    const int character_slot = kCameraStateDims + kObjectSlots * kSlotStateDims;
+    const auto has_character = mask.select(2, character_slot).select(1, 0).view({o.batch, 1});  // [B, 1]
+    const auto subject_x = has_character * x0_error.select(2, character_slot) + (1 - has_character) * x0_error.select(2, kCameraStateDims);
+    const auto subject_y =
+        has_character * x0_error.select(2, character_slot + 1) + (1 - has_character) * x0_error.select(2, kCameraStateDims + 1);
+    const auto has_subject = (has_character + mask.select(2, kCameraStateDims).select(1, 0).view({o.batch, 1})).clamp_max(1);
+    const auto dx = subject_x * 6 - camera_x, dy = subject_y * 2 - camera_y;
+    const auto screen = ((dx.pow(2) + dy.pow(2)) / extent.pow(2) * has_subject).sum() / (has_subject.sum() * kFrames + 1e-6);
+    const auto objective = (error.pow(2) * weight * (1 + 3 * position_fields)).sum() / (weight.sum() * kFrames) + jitter +
+                           o.screen_weight * screen;
     optimizer.zero_grad();
     objective.backward();
     torch::nn::utils::clip_grad_norm_(flow->parameters(), 1.0);
@@ -308,16 +336,16 @@ int train_states(const Options& o) {
     sound_loss.backward();
     sound_optimizer.step();
     ++step;
-    sum += loss.item<double>(), sum_sound += sound_loss.item<double>(), ++window;
+    sum += loss.item<double>(), sum_sound += sound_loss.item<double>(), sum_screen += screen.item<double>(), ++window;
     if (step % 20 == 0) {
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-      std::printf("step %lld  %.0f s  %.0f CPU s  loss %.4f  sound %.4f\n", (long long)step, seconds, clock.cpu_seconds(), sum / window,
-                  sum_sound / window);
+      std::printf("step %lld  %.0f s  %.0f CPU s  loss %.4f  sound %.4f  on screen %.3f\n", (long long)step, seconds,
+                  clock.cpu_seconds(), sum / window, sum_sound / window, sum_screen / window);
       std::fflush(stdout);
       curve << step << '\t' << seconds << '\t' << sum / window << '\t' << sum_sound / window << '\t' << step * o.batch << '\t'
             << clock.cpu_seconds() << '\n';
       curve.flush();
-      sum = 0, sum_sound = 0, window = 0;
+      sum = 0, sum_sound = 0, sum_screen = 0, window = 0;
     }
     if (step % o.checkpoint_every == 0 || g_stop || step == o.steps) {
       save(flow, ema, sound, path, step, clock.cpu_seconds());
@@ -408,16 +436,59 @@ void print_velocity_errors(StateFlow& flow, uint64_t seed) {
   }
 }
 
+// Tracked shots (a medium shot or close-up of one talking character, the framing of dialogue
+// and cameos): how often the sampled character's head is inside the frame, and how far its
+// centre is from the frame's centre (in frame widths), against the simulation's own truth.
+void screen_check(StateFlow& ema, int scenes, int sample_steps, uint64_t seed) {
+  std::mt19937_64 rng(seed * 977 + 11);
+  const int width = 128, height = 72;
+  double inside[2] = {0, 0}, offset[2] = {0, 0}, counted[2] = {0, 0};
+  for (int i = 0; i < scenes; ++i) {
+    studio::SceneSpec spec = eval::probe_character_scene(rng);
+    spec.characters[0].action = studio::Action::Talks;
+    spec.characters[0].line = "what a day it is";
+    spec.shots[0].framing = i % 2 ? studio::Framing::CloseUp : studio::Framing::Medium;
+    spec.shots[0].seconds = 4.0;
+    const uint64_t scene_seed = rng();
+    const studio::Timeline truth = studio::simulate(spec, scene_seed, kStateFps, 16000);
+    const auto cues = speaker_cues(spec, truth.events);
+    const int frames = int(std::lround(spec.seconds() * kStateFps));
+    const auto states = sample_states(ema, static_condition(spec), frame_condition(spec, frames, cues[0], cues[1]), frames, sample_steps,
+                                      scene_seed, state_mask(spec));
+    const DecodedStates decoded = decode_states(spec, states.contiguous().data_ptr<float>(), frames, kStateFps);
+    const int entity = int(spec.objects.size());  // the character
+    auto measure = [&](const std::vector<studio::FrameState>& f, int way) {
+      for (const auto& frame : f) {
+        const studio::EntityPose& pose = frame.entities.at(size_t(entity));
+        // The head: 0.9 of a ~1.7 m character's height above its feet.
+        const studio::Projected p = studio::project(frame.camera, pose.x, pose.y + 1.5f, pose.z, width, height);
+        const bool in = p.in_front && p.u >= 0 && p.u < width && p.v >= 0 && p.v < height;
+        inside[way] += in, counted[way] += 1;
+        offset[way] += p.in_front ? std::min(1.0, std::abs(p.u - width / 2.0) / width) : 1.0;
+      }
+    };
+    measure(truth.frames, 0);
+    measure(decoded.frames, 1);
+  }
+  const double n_truth = std::max(1.0, counted[0]), n = std::max(1.0, counted[1]);
+  std::printf("tracked shots (%d talking medium shots and close-ups): head inside the frame %.1f%% truth, %.1f%% sampled; "
+              "mean distance from the centre %.3f / %.3f frame widths\n",
+              scenes, 100 * inside[0] / n_truth, 100 * inside[1] / n, offset[0] / n_truth, offset[1] / n);
+}
+
 int evaluate(const Options& o) {
   StateFlow flow, ema;
   SoundNet sound;
   const int64_t step = load(flow, ema, sound, o.out + "/states.safetensors").step;
   ema->eval();
   if (o.show_camera) print_velocity_errors(ema, o.seed);
+  screen_check(ema, std::max(8, o.evaluate / 2), o.sample_steps, o.seed);
   std::optional<LayeredRenderer> renderer;
   if (!o.renderer_path.empty()) {
     renderer.emplace();
-    load_tensors(**renderer, safetensors::read(o.renderer_path), "renderer.");
+    safetensors::File file = safetensors::read(o.renderer_path);
+    upgrade_renderer_tensors(file);
+    load_tensors(**renderer, file, "renderer.");
     (*renderer)->eval();
   }
   const eval::Probes probes = eval::Probes::load(o.probes_path);
@@ -514,6 +585,7 @@ int main(int argc, char** argv) {
   app.add_option("--data-threads", o.data_threads, "threads simulating scenes and their sound");
   app.add_option("--steps", o.steps, "stop after this many steps in all");
   app.add_option("--batch", o.batch, "clips per step");
+  app.add_option("--screen-weight", o.screen_weight, "weight of the entities' on-screen error relative to the camera");
   app.add_option("--lr", o.lr, "learning rate");
   app.add_option("--checkpoint-every", o.checkpoint_every, "steps between saves");
   app.add_option("--seed", o.seed, "random seed");

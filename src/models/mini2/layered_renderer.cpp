@@ -85,7 +85,7 @@ SpriteBox sprite_box(const studio::SceneSpec& spec, int entity) {
 }
 
 std::array<float, kSpriteConditionDims> sprite_condition(const studio::SceneSpec& spec, int entity,
-                                                          const studio::EntityPose& pose, double time) {
+                                                          const studio::EntityPose& pose, double time, float pixels) {
   std::array<float, kSpriteConditionDims> c{};
   const int objects = int(spec.objects.size());
   size_t at = 0;
@@ -124,8 +124,21 @@ std::array<float, kSpriteConditionDims> sprite_condition(const studio::SceneSpec
   const float turn = object && object->kind == studio::ObjectKind::Car ? pose.x / wheel_radius : 0.0f;
   put(std::sin(3 * turn)), put(std::cos(3 * turn));
   put(object && object->kind == studio::ObjectKind::Balloon ? std::sin(float(time) * 2.1f + pose.x) : 0.0f);
+  put(std::log2(std::clamp(pixels, 8.0f, 96.0f) / 48.0f) / 2);  // -0.79 (8 px) .. 0.5 (96 px and more)
   if (at != c.size()) throw std::logic_error("sprite_condition: layout and kSpriteConditionDims disagree");
   return c;
+}
+
+void upgrade_renderer_tensors(safetensors::File& file, const std::string& prefix) {
+  const auto found = file.tensors.find(prefix + "sprites.in1.weight");
+  if (found == file.tensors.end() || found->second.shape.size() != 2 || found->second.shape[1] != kSpriteConditionDims - 1) return;
+  safetensors::Tensor& weight = found->second;
+  const int64_t rows = weight.shape[0], columns = weight.shape[1];
+  const std::vector<float> old = weight.to_float();
+  std::vector<float> grown(size_t(rows * (columns + 1)), 0.0f);
+  for (int64_t r = 0; r < rows; ++r)
+    std::copy_n(old.begin() + r * columns, columns, grown.begin() + r * (columns + 1));
+  weight = safetensors::Tensor::from_float(grown, {rows, columns + 1}, weight.dtype);
 }
 
 BackgroundFieldImpl::BackgroundFieldImpl() {
@@ -323,7 +336,7 @@ torch::Tensor render_clip(LayeredRenderer& renderer, const studio::SceneSpec& sp
       if (pl.u1 < 0 || pl.u0 > float(width) || pl.v1 < 0 || pl.v0 > float(height)) continue;
       if (pl.u1 - pl.u0 > 40.0f * float(std::max(width, height))) continue;  // the camera is inside it
       placements.push_back(pl);
-      const auto c = sprite_condition(spec, e, pose, st.time);
+      const auto c = sprite_condition(spec, e, pose, st.time, std::max(pl.u1 - pl.u0, pl.v1 - pl.v0));
       conditions.insert(conditions.end(), c.begin(), c.end());
     }
   }

@@ -20,6 +20,8 @@
 
 #include <torch/torch.h>
 
+#include "core/safetensors.hpp"
+
 #include "studio/spec.hpp"
 #include "studio/world.hpp"
 
@@ -27,7 +29,7 @@ namespace opsis::mini2 {
 
 inline constexpr int kSettings = 8, kLooks = 8 * 3 * 2;  // settings; (setting, time, weather)
 inline constexpr int kSpritePixels = 48;                  // sprite patch side
-inline constexpr int kSpriteConditionDims = 76;
+inline constexpr int kSpriteConditionDims = 77;
 
 // Index of the scene's (setting, time of day, weather) in [0, kLooks).
 int look_index(const studio::SceneSpec& spec);
@@ -41,9 +43,15 @@ struct SpriteBox {
 SpriteBox sprite_box(const studio::SceneSpec& spec, int entity);
 
 // [kSpriteConditionDims]: what the sprite of `entity` looks like in this pose: its kind,
-// colours and identity, the scene's light (setting, time, weather) and the pose.
+// colours and identity, the scene's light (setting, time, weather), the pose, and how many
+// pixels its box's larger side covers on screen (8-96; a few pixels draw thin things a pixel
+// wide, as the studio does, not a fraction of one).
 std::array<float, kSpriteConditionDims> sprite_condition(const studio::SceneSpec& spec, int entity,
-                                                          const studio::EntityPose& pose, double time);
+                                                          const studio::EntityPose& pose, double time, float pixels);
+
+// Weights written before the sprite's on-screen size was a condition (76 inputs) gain a zero
+// input column for it, so they load and draw as they did. Changes nothing else.
+void upgrade_renderer_tensors(safetensors::File& file, const std::string& prefix = "renderer.");
 
 struct BackgroundFieldImpl : torch::nn::Module {
   BackgroundFieldImpl();

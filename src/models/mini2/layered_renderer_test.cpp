@@ -8,6 +8,7 @@
 #include "core/error.hpp"
 #include "models/mini2/identity_reader.hpp"
 #include "models/mini2/layered_renderer.hpp"
+#include "models/mini2/weights.hpp"
 
 namespace opsis::mini2 {
 namespace {
@@ -96,17 +97,54 @@ TEST(LayeredRenderer, ConditionSaysKindColourIdentityAndPose) {
   spec.characters.push_back(person);
   studio::EntityPose pose;
   pose.mouth_open = 0.75f;
-  const auto car = sprite_condition(spec, 0, pose, 0), character = sprite_condition(spec, 1, pose, 0);
+  const auto car = sprite_condition(spec, 0, pose, 0, 24), character = sprite_condition(spec, 1, pose, 0, 24);
   EXPECT_EQ(car[size_t(studio::ObjectKind::Car)], 1);
   EXPECT_EQ(car[6 + size_t(studio::Color::Green)], 1);
   EXPECT_EQ(character[5], 1);
   EXPECT_EQ(character[6 + 8 + 2 + 5 + size_t(studio::HairColor::Red)], 1);
   EXPECT_NE(car, character);
   pose.mouth_open = 0.1f;
-  EXPECT_NE(sprite_condition(spec, 1, pose, 0), character) << "the mouth is part of the pose";
+  EXPECT_NE(sprite_condition(spec, 1, pose, 0, 24), character) << "the mouth is part of the pose";
+  // The on-screen size is the last input: 8 px and below read alike, as do 96 px and above.
+  const auto tiny = sprite_condition(spec, 0, pose, 0, 8), large = sprite_condition(spec, 0, pose, 0, 96);
+  EXPECT_LT(tiny.back(), car.back());
+  EXPECT_LT(car.back(), large.back());
+  EXPECT_EQ(sprite_condition(spec, 0, pose, 0, 3).back(), tiny.back());
+  EXPECT_EQ(sprite_condition(spec, 0, pose, 0, 400).back(), large.back());
   EXPECT_EQ(look_index(spec), 0);
   spec.setting = studio::Setting::NightSky, spec.time_of_day = studio::TimeOfDay::Night, spec.weather = studio::Weather::Rain;
   EXPECT_EQ(look_index(spec), kLooks - 1);
+}
+
+// A renderer file written before the size input (76 condition values) loads into today's
+// network with a zero column for it and draws the same sprites, at any size.
+TEST(LayeredRenderer, OlderSpriteWeightsGainTheSizeInputAndDrawAsBefore) {
+  torch::manual_seed(5);
+  LayeredRenderer before;
+  {
+    torch::NoGradGuard no_grad;
+    before->sprites->in1->weight.select(1, kSpriteConditionDims - 1).zero_();
+  }
+  safetensors::File file;
+  add_tensors(file, *before, "renderer.");
+  // As an older file holds it: the last input column is not there.
+  auto& weight = file.tensors.at("renderer.sprites.in1.weight");
+  const auto values = weight.to_float();
+  std::vector<float> older;
+  for (int64_t r = 0; r < weight.shape[0]; ++r)
+    older.insert(older.end(), values.begin() + r * kSpriteConditionDims, values.begin() + (r + 1) * kSpriteConditionDims - 1);
+  weight = safetensors::Tensor::from_float(older, {weight.shape[0], kSpriteConditionDims - 1});
+  LayeredRenderer after;
+  EXPECT_THROW(load_tensors(*after, file, "renderer."), InvalidArgument) << "the old shape does not load as it is";
+  upgrade_renderer_tensors(file);
+  EXPECT_EQ(file.tensors.at("renderer.sprites.in1.weight").shape, (std::vector<int64_t>{256, kSpriteConditionDims}));
+  load_tensors(*after, file, "renderer.");
+  before->eval(), after->eval();
+  torch::NoGradGuard no_grad;
+  const auto condition = torch::rand({3, kSpriteConditionDims});
+  EXPECT_TRUE(torch::allclose(before->sprites->forward(condition), after->sprites->forward(condition)));
+  upgrade_renderer_tensors(file);  // a second time changes nothing
+  EXPECT_EQ(file.tensors.at("renderer.sprites.in1.weight").shape, (std::vector<int64_t>{256, kSpriteConditionDims}));
 }
 
 TEST(LayeredRenderer, BothHalvesLearn) {

@@ -204,7 +204,8 @@ class StructuredBackend : public engine::Backend {
 
 std::unique_ptr<engine::Backend> open_structured_backend(const std::string& weights_path, int threads) {
   if (threads > 0) torch::set_num_threads(threads);
-  const auto file = safetensors::read(weights_path);
+  auto file = safetensors::read(weights_path);
+  upgrade_renderer_tensors(file);
   const auto model = file.metadata.find("opsis.model");
   if (model == file.metadata.end() || model->second != kStructuredFormat)
     throw InvalidArgument("weights", weights_path + " is not an " + kStructuredFormat + " weights file");
@@ -226,7 +227,9 @@ std::unique_ptr<engine::Backend> open_structured_backend(const std::string& weig
 }
 
 void assemble_structured_weights(const std::string& renderer_path, const std::string& states_path, const std::string& out_path) {
-  const auto renderer_file = safetensors::read(renderer_path), states_file = safetensors::read(states_path);
+  auto renderer_file = safetensors::read(renderer_path);
+  upgrade_renderer_tensors(renderer_file);
+  const auto states_file = safetensors::read(states_path);
   require_state_layout(states_file, states_path);
   StateFlow flow;
   LayeredRenderer renderer;
