@@ -250,9 +250,7 @@ struct Loaded {
 
 Loaded load(LayeredRenderer& model, IdentityReader& identity, const std::string& path) {
   safetensors::File file = safetensors::read(path);
-  const std::vector<int64_t> sprite_inputs_before = file.tensors.count("renderer.sprites.in1.weight") ? file.tensors.at("renderer.sprites.in1.weight").shape : std::vector<int64_t>{};
-  upgrade_renderer_tensors(file);
-  const bool upgraded = file.tensors.count("renderer.sprites.in1.weight") && file.tensors.at("renderer.sprites.in1.weight").shape != sprite_inputs_before;
+  const bool upgraded = upgrade_renderer_tensors(file);
   load_tensors(*model, file, "renderer.");
   if (has_part(file, "identity.")) load_tensors(*identity, file, "identity.");
   return {file.metadata.count("opsis.step") ? std::stoll(file.metadata.at("opsis.step")) : 0,

@@ -129,9 +129,9 @@ std::array<float, kSpriteConditionDims> sprite_condition(const studio::SceneSpec
   return c;
 }
 
-void upgrade_renderer_tensors(safetensors::File& file, const std::string& prefix) {
+bool upgrade_renderer_tensors(safetensors::File& file, const std::string& prefix) {
   const auto found = file.tensors.find(prefix + "sprites.in1.weight");
-  if (found == file.tensors.end() || found->second.shape.size() != 2 || found->second.shape[1] != kSpriteConditionDims - 1) return;
+  if (found == file.tensors.end() || found->second.shape.size() != 2 || found->second.shape[1] != kSpriteConditionDims - 1) return false;
   safetensors::Tensor& weight = found->second;
   const int64_t rows = weight.shape[0], columns = weight.shape[1];
   const std::vector<float> old = weight.to_float();
@@ -139,6 +139,7 @@ void upgrade_renderer_tensors(safetensors::File& file, const std::string& prefix
   for (int64_t r = 0; r < rows; ++r)
     std::copy_n(old.begin() + r * columns, columns, grown.begin() + r * (columns + 1));
   weight = safetensors::Tensor::from_float(grown, {rows, columns + 1}, weight.dtype);
+  return true;
 }
 
 BackgroundFieldImpl::BackgroundFieldImpl() {

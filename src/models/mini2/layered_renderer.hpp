@@ -50,8 +50,9 @@ std::array<float, kSpriteConditionDims> sprite_condition(const studio::SceneSpec
                                                           const studio::EntityPose& pose, double time, float pixels);
 
 // Weights written before the sprite's on-screen size was a condition (76 inputs) gain a zero
-// input column for it, so they load and draw as they did. Changes nothing else.
-void upgrade_renderer_tensors(safetensors::File& file, const std::string& prefix = "renderer.");
+// input column for it, so they load and draw as they did. Changes nothing else; returns
+// whether it changed the file (an optimiser state saved with it no longer fits).
+bool upgrade_renderer_tensors(safetensors::File& file, const std::string& prefix = "renderer.");
 
 struct BackgroundFieldImpl : torch::nn::Module {
   BackgroundFieldImpl();

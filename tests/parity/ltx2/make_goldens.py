@@ -45,7 +45,7 @@ class _AnyType(type):
         return _AnyType(name, (object,), {})
 
     def __call__(cls, *args, **kwargs):
-        return _AnyType("stub", (object,), {})
+        return _AnyType(cls.__name__ + "()", (object,), {})  # what calling it gave, named after it
 
 
 class _StubModule(types.ModuleType):
