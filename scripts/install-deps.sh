@@ -19,7 +19,6 @@ packages=(
   # Their tests' media: espeak-ng and ffmpeg make recordings of python3-skimage's astronaut photo.
   espeak-ng ffmpeg python3-skimage
   libpng-dev libjpeg-dev libwebp-dev
-  libsentencepiece-dev  # the LTX-2 text path's tokenizer (Gemma's SentencePiece model)
   libgtest-dev libgmock-dev libbenchmark-dev
   clang  # libFuzzer, ASan and UBSan for the fuzz targets (fuzz/, scripts/fuzz.sh)
   chromium

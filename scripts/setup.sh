@@ -18,7 +18,11 @@ done
 
 build_type=${OPSIS_BUILD_TYPE:-Release}
 jobs=${OPSIS_JOBS:-$(nproc)}
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE="$build_type" >/dev/null
+# OPSIS_TORCH_PREFIX: another libtorch than Debian's CPU one, e.g. a GPU host's PyTorch with CUDA:
+#   OPSIS_TORCH_PREFIX=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)') bash scripts/setup.sh
+torch_args=()
+if [ -n "${OPSIS_TORCH_PREFIX:-}" ]; then torch_args=(-DCMAKE_PREFIX_PATH="$OPSIS_TORCH_PREFIX"); fi
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE="$build_type" "${torch_args[@]}" >/dev/null
 echo "opsis setup: building ($build_type, $jobs jobs)"
 cmake --build build -j "$jobs"
 echo "opsis setup: done; the command is ./build/opsis"

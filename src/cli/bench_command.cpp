@@ -60,7 +60,8 @@ void add_bench_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("bench", "speed of the built-in model on this machine (4 s clip, native size)");
   cmd->add_option("--seconds", options->seconds, "clip length")->capture_default_str();
   cmd->add_option("--steps", options->steps, "denoising steps (default: the model's)");
-  cmd->add_option("--model", options->model, "opsis-mini-2-structured (default), opsis-mini-2 (the latent variant), opsis-mini (the first model), or a weights file of any");
+  cmd->add_option("--model", options->model, "opsis-mini-2-structured (default), opsis-mini-2 (the latent variant), opsis-mini (the first model), a weights file of "
+                                                 "any, or an installed model's folder (LTX-2)");
   cmd->add_option("--threads", options->threads, "CPU threads (default: all)");
   cmd->callback([options] { run_bench(*options); });
 }

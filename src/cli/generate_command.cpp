@@ -2,6 +2,7 @@
 // prompt) to an MP4 with picture and synchronized sound, through the engine's pipeline and
 // the built-in opsis-mini model. Every input is checked before any compute is spent; the
 // file appears whole or not at all.
+#include <cstdlib>
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -75,7 +76,10 @@ std::unique_ptr<engine::Backend> open_model(const GenerateOptions& o) {
                  models::kDefaultBuiltin);
     return models::open_builtin(models::kDefaultImageBuiltin, o.threads);
   }
-  return models::open_builtin(o.model, o.threads);
+  // A name from the data directory's models.json (installed models), else as given.
+  std::string data_dir = o.data_dir;
+  if (data_dir.empty()) data_dir = std::getenv("OPSIS_DATA_DIR") ? std::getenv("OPSIS_DATA_DIR") : "opsis-data";
+  return models::open_builtin(models::resolve_model(o.model, data_dir), o.threads);
 #else
   (void)o;
   throw IoError("this opsis was built without libtorch, so the built-in model opsis-mini is not available");
@@ -105,9 +109,12 @@ void run_generate(const GenerateOptions& o) {
   // Size defaults come from the model, so the image is fitted after the first check.
   r = pipeline.validate(r);
   if (image) r.first_frame = media::resize(*image, r.width, r.height);
-  for (const auto& line : engine::add_dialogue(r, backend->capabilities().sample_rate))
-    std::fprintf(stderr, "dialogue: %s says \"%s\" at %.2f s (%zu phonemes)\n", line.speaker.c_str(), line.line.c_str(),
-                 line.start, line.phonemes);
+  // Dialogue as a phoneme track and espeak-ng's voice, for models that take one; others (LTX-2)
+  // make speech from the prompt's words themselves.
+  if (backend->capabilities().dialogue_conditioning)
+    for (const auto& line : engine::add_dialogue(r, backend->capabilities().sample_rate))
+      std::fprintf(stderr, "dialogue: %s says \"%s\" at %.2f s (%zu phonemes)\n", line.speaker.c_str(), line.line.c_str(),
+                   line.start, line.phonemes);
   r = pipeline.validate(r);
 
   engine::GeneratedClip clip;
@@ -118,7 +125,9 @@ void run_generate(const GenerateOptions& o) {
   // Watermarked (picture and sound), written atomically and signed with C2PA credentials.
   // The fingerprint of the request makes the watermark payload, and so the frames and
   // sound, the same for the same request and seed.
-  const std::string fingerprint = o.model + "\n" + o.prompt + "\n" + o.negative + "\n" + std::to_string(r.seconds) + "\n" +
+  // (The model by the name it reports, so a folder named by path or by its registered name is
+  // the same request.)
+  const std::string fingerprint = backend->capabilities().name + "\n" + o.prompt + "\n" + o.negative + "\n" + std::to_string(r.seconds) + "\n" +
                                   std::to_string(r.width) + "x" + std::to_string(r.height) + "\n" + std::to_string(r.seed) +
                                   "\n" + std::to_string(r.steps) + "\n" + o.guidance + "\n" + o.image + "\n" + o.cameo;
   provenance::finish_generated_file(clip.video, clip.audio, o.output,
@@ -144,7 +153,8 @@ void add_generate_command(CLI::App& app) {
   cmd->add_option("--guidance", options->guidance, "guidance scale G, or VIDEO,AUDIO");
   cmd->add_option("--model", options->model,
                   "opsis-mini-2-structured (default), opsis-mini-2 (the latent variant; the default with --image), opsis-mini (the "
-                  "first model), or a weights file of any");
+                  "first model), a weights file of any, an installed model's folder (LTX-2: docs/ltx2/running.md), or the name "
+                  "of one registered in the data directory's models.json");
   cmd->add_option("--threads", options->threads, "CPU threads (default: all)");
   cmd->add_option("--data-dir", options->data_dir,
                   "where the signing certificate and watermark key live (default: $OPSIS_DATA_DIR, else ./opsis-data)");

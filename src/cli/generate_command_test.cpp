@@ -11,6 +11,7 @@
 #include "media/image_io.hpp"
 #include "media/mp4.hpp"
 #include "tests/support/command.hpp"
+#include "models/ltx2/model_folder.hpp"
 #include "models/mini/weights.hpp"
 
 namespace fs = std::filesystem;
@@ -166,4 +167,37 @@ TEST_F(GenerateCommand, ImageCameoAndDialogueEachReachTheClip) {
     return std::sqrt(sum / double(std::max<size_t>(1, end - begin)));
   };
   EXPECT_GT(rms(line_clip.audio, 0.6, 1.4), 0.02) << "no speech heard";
+}
+
+// An installed LTX-2 model's folder (tiny, laid out as a real one) by path and by the name the
+// data directory's models.json registers; a line of dialogue stays in the prompt's words (the
+// family speaks them itself), and an unknown name lists what is installed.
+TEST_F(GenerateCommand, AnLtx2FolderByPathOrRegisteredNameMakesAClipWithSound) {
+  const fs::path folder = dir_ / "ltx-tiny";
+  opsis::ltx2::write_tiny_model_folder(folder.string(), "2.3", std::string(OPSIS_SOURCE_DIR) + "/tests/parity/ltx2/golden",
+                                       std::string(OPSIS_SOURCE_DIR) + "/tests/parity/ltx2/tokenizer/tiny_gemma_like.model", "ltx-tiny");
+  const fs::path out = dir_ / "ltx.mp4", data = dir_ / "ltx-data";
+  const std::string prompt = "\"A red ball bounces on a sunny beach while Sam says 'what a day'.\"";
+  const Result by_path = run(prompt + " -o " + out.string() + " --model " + folder.string() +
+                             " --seconds 1 --size 256x160 --steps 3 --threads 1 --data-dir " + data.string());
+  ASSERT_EQ(by_path.code, 0) << by_path.output;
+  EXPECT_EQ(by_path.output.find("dialogue:"), std::string::npos) << by_path.output;
+  const auto clip = opsis::media::read_mp4(out.string());
+  EXPECT_EQ(clip.video.frame_count(), 24);
+  EXPECT_EQ(clip.video.width, 256);
+  EXPECT_EQ(clip.video.height, 160);
+  EXPECT_EQ(clip.audio_codec, "aac");
+  EXPECT_FALSE(clip.audio.samples.empty());
+
+  fs::create_directories(data);
+  std::ofstream(data / "models.json") << "{\"models\": [{\"path\": \"" << folder.string() << "\"}]}";
+  const fs::path named = dir_ / "ltx-named.mp4";
+  const Result by_name = run(prompt + " -o " + named.string() + " --model ltx-tiny --seconds 1 --size 256x160 --steps 3 --threads 1 --data-dir " +
+                             data.string());
+  ASSERT_EQ(by_name.code, 0) << by_name.output;
+  EXPECT_EQ(opsis::media::read_mp4(named.string()).video.rgb, clip.video.rgb) << "the same model, request and seed";
+  const Result unknown = run(prompt + " -o " + (dir_ / "none.mp4").string() + " --model ltx-huge --seconds 1 --data-dir " + data.string());
+  EXPECT_EQ(unknown.code, 2) << unknown.output;
+  EXPECT_NE(unknown.output.find("installed: ltx-tiny"), std::string::npos) << unknown.output;
+  EXPECT_FALSE(fs::exists(dir_ / "none.mp4"));
 }

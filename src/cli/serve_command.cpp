@@ -22,7 +22,10 @@ void add_serve_command(CLI::App& app) {
   serve->add_option("--data-dir", config->data_dir, "Metadata (SQLite) and media (blobs) live here")->capture_default_str();
   serve->add_option("--workers", config->workers, "Videos generated at once")->capture_default_str()->check(CLI::Range(1, 64));
   serve->add_option("--http-threads", config->http_threads, "Connections served at once")->capture_default_str()->check(CLI::Range(2, 1024));
-  serve->add_option("--model", config->default_model, "What sora-2 means (default: opsis-studio)");
+  serve->add_option("--model", config->default_model,
+                    "What sora-2 means: a served model's name or an installed model's folder (default: opsis-studio)");
+  serve->add_option("--model-folder", config->model_folders,
+                    "An installed model's folder (LTX-2) to serve by its name; repeatable. DATA_DIR/models.json lists more");
   serve->add_option("--retention-hours", *retention_hours, "Finished videos are deleted this long after completion")->capture_default_str();
   serve->add_option("--sweep-seconds", config->sweep_interval_seconds, "How often expired videos and orphan blobs are deleted")->capture_default_str();
   serve->add_option("--orphan-grace-seconds", config->orphan_grace_seconds,

@@ -372,4 +372,30 @@ void write(const std::string& path, const File& file) {
   }
 }
 
+ShardedStore::ShardedStore(const std::vector<std::string>& paths) {
+  if (paths.empty()) throw InvalidArgument("weights", "a sharded checkpoint needs at least one file");
+  for (const std::string& path : paths) {
+    shards_.push_back(std::make_unique<MappedFile>(path));
+    for (const std::string& name : shards_.back()->names()) {
+      const auto [it, added] = shard_of_.emplace(name, shards_.size() - 1);
+      if (!added) throw InvalidArgument("weights", "tensor " + name + " is in both " + paths[it->second] + " and " + path);
+    }
+  }
+}
+
+std::optional<TensorRef> ShardedStore::find(const std::string& name) const {
+  const auto it = shard_of_.find(name);
+  if (it == shard_of_.end()) return std::nullopt;
+  return shards_[it->second]->find(name);
+}
+
+const std::map<std::string, std::string>& ShardedStore::metadata_map() const { return shards_.front()->metadata_map(); }
+
+std::vector<std::string> ShardedStore::names() const {
+  std::vector<std::string> out;
+  out.reserve(shard_of_.size());
+  for (const auto& [name, shard] : shard_of_) out.push_back(name);
+  return out;
+}
+
 }  // namespace opsis::safetensors

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -91,6 +92,21 @@ class MappedFile : public TensorStore {
   size_t size_ = 0;
   std::map<std::string, std::string> metadata_;
   std::map<std::string, Entry> entries_;
+};
+
+// Several mapped files read as one store: a checkpoint split into shards (Hugging Face's
+// model-00001-of-00005.safetensors ...). A name found in two shards is an error; the metadata
+// is the first shard's. Throws as MappedFile does for each file.
+class ShardedStore : public TensorStore {
+ public:
+  explicit ShardedStore(const std::vector<std::string>& paths);
+  std::optional<TensorRef> find(const std::string& name) const override;
+  const std::map<std::string, std::string>& metadata_map() const override;
+  std::vector<std::string> names() const override;
+
+ private:
+  std::vector<std::unique_ptr<MappedFile>> shards_;
+  std::map<std::string, size_t> shard_of_;  // tensor name -> index in shards_
 };
 
 // Throws opsis::IoError for an unreadable file, opsis::InvalidArgument("weights", ...) for a

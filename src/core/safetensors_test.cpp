@@ -183,6 +183,36 @@ TEST(Safetensors, MappedFileFindsWhatReadFinds) {
   std::filesystem::remove(path);
 }
 
+TEST(Safetensors, ShardedStoreReadsEveryShardAndRefusesATensorInTwo) {
+  const auto dir = std::filesystem::temp_directory_path() / "opsis_safetensors_shards";
+  std::filesystem::create_directories(dir);
+  File first, second, clash;
+  first.metadata["format"] = "pt";
+  first.tensors["layers.0.weight"] = Tensor::from_float({1, 2}, {2});
+  second.tensors["layers.1.weight"] = Tensor::from_float({3, 4, 5}, {3});
+  second.tensors["norm.weight"] = Tensor::from_float({6}, {1});
+  clash.tensors["layers.0.weight"] = Tensor::from_float({9, 9}, {2});
+  const std::string a = (dir / "a.safetensors").string(), b = (dir / "b.safetensors").string(), c = (dir / "c.safetensors").string();
+  write(a, first), write(b, second), write(c, clash);
+  {
+    const ShardedStore store({a, b});
+    EXPECT_EQ(store.names(), (std::vector<std::string>{"layers.0.weight", "layers.1.weight", "norm.weight"}));
+    EXPECT_EQ(store.find("layers.1.weight")->to_float(), (std::vector<float>{3, 4, 5}));
+    EXPECT_EQ(store.find("layers.0.weight")->to_float(), (std::vector<float>{1, 2}));
+    EXPECT_FALSE(store.find("missing"));
+    EXPECT_EQ(store.metadata_map().at("format"), "pt");
+  }
+  try {
+    ShardedStore store({a, c});
+    ADD_FAILURE() << "a tensor in two shards was accepted";
+  } catch (const opsis::InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("layers.0.weight"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(ShardedStore({}), opsis::InvalidArgument);
+  EXPECT_THROW(ShardedStore({(dir / "absent.safetensors").string()}), opsis::IoError);
+  std::filesystem::remove_all(dir);
+}
+
 TEST(Safetensors, MappedFileRefusesWhatReadRefuses) {
   const auto dir = std::filesystem::temp_directory_path();
   EXPECT_THROW(MappedFile((dir / "opsis_no_such_file.safetensors").string()), opsis::IoError);

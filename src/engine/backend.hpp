@@ -11,7 +11,13 @@
 
 #include "core/av.hpp"
 
+namespace opsis {
+struct Progress;
+}
+
 namespace opsis::engine {
+
+struct SamplerOptions;  // engine/sampler.hpp
 
 struct Capabilities {
   std::string name;
@@ -105,6 +111,14 @@ class Backend : public Denoiser {
   // 2 x multiply-adds of one denoiser forward pass (batch 1) for this window: what benchmarks
   // compare with the machine's rate. 0 = not known.
   virtual double forward_flops(const WindowRequest& request) const { return 0; }
+  // A family whose sampling differs from the engine's sampler (its own noise schedule, guidance
+  // passes the engine has not: LTX-2's perturbed and modality-isolated passes) makes a window's
+  // latents itself here, reporting once per step and throwing opsis::Cancelled when asked;
+  // nullopt (the default) means the engine's sampler runs. options: steps, guidance, seed.
+  virtual std::optional<Latents> sample_window(const Encoded& /*encoded*/, const SamplerOptions& /*options*/,
+                                               const Progress* /*progress*/) {
+    return std::nullopt;
+  }
 };
 
 }  // namespace opsis::engine

@@ -120,7 +120,8 @@ GeneratedClip Pipeline::run(const GenerateRequest& input, const Progress* progre
       };
       window_progress.cancelled = progress->cancelled;
     }
-    const Latents x = sample(backend_, encoded, options, progress ? &window_progress : nullptr);
+    std::optional<Latents> own = backend_.sample_window(encoded, options, progress ? &window_progress : nullptr);
+    const Latents x = own ? std::move(*own) : sample(backend_, encoded, options, progress ? &window_progress : nullptr);
     Decoded decoded = backend_.decode(x, wr);
     if (decoded.video.width != r.width || decoded.video.height != r.height ||
         decoded.video.frame_count() < frames_here + skip)

@@ -5,6 +5,7 @@
 // metadata says which it is. Torch-free header.
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "engine/backend.hpp"
 
@@ -21,7 +22,13 @@ inline constexpr const char* kDefaultImageBuiltin = "opsis-mini-2";
 // built-in name. Throws opsis::IoError when the shipped file cannot be found.
 std::string builtin_weights(const std::string& name_or_path);
 
-// Opens the model; throws opsis::IoError (unreadable) or opsis::InvalidArgument("weights", ...).
+// Opens the model (a built-in name, a weights file, or an installed model's folder: LTX-2,
+// models/ltx2/model_folder.hpp); throws opsis::IoError (unreadable) or opsis::InvalidArgument("weights", ...).
 std::unique_ptr<engine::Backend> open_builtin(const std::string& name_or_path, int threads = 0);
+
+// What --model names: a built-in name, a weights file or model folder path as given, else the
+// name of a model registered in data_dir's models.json (its folder; models/ltx2/model_folder.hpp). Throws
+// opsis::InvalidArgument("model", ...) listing what is installed when the name is none of these.
+std::string resolve_model(const std::string& name_or_path, const std::string& data_dir);
 
 }  // namespace opsis::models

@@ -1,5 +1,6 @@
 #include "server/generator.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "core/error.hpp"
@@ -9,6 +10,7 @@
 #include "models/mini/backend.hpp"
 #include "server/engine_generator.hpp"
 #endif
+#include "models/ltx2/model_folder.hpp"
 
 namespace opsis::server {
 
@@ -43,7 +45,7 @@ std::vector<ModelInfo> ModelRegistry::models() const {
   return out;
 }
 
-std::shared_ptr<ModelRegistry> make_default_registry(const std::string& default_model) {
+std::shared_ptr<ModelRegistry> make_default_registry(const std::string& default_model, const std::vector<std::string>& model_folders) {
   auto registry = std::make_shared<ModelRegistry>();
   registry->add(std::make_shared<StudioGenerator>());
 #ifdef OPSIS_HAVE_MINI
@@ -73,8 +75,33 @@ std::shared_ptr<ModelRegistry> make_default_registry(const std::string& default_
   } catch (const std::exception& e) {
     std::fprintf(stderr, "opsis serve: opsis-mini-2-structured is not served: %s\n", e.what());
   }
+  // Installed open-weight models (folders: LTX-2), served by their names; --model may name a
+  // folder too, which is then what sora-2 means.
+  std::vector<std::string> folders = model_folders;
+  std::string default_name = default_model;
+  const bool default_is_folder = !default_model.empty() && ltx2::looks_like_model_folder(default_model);
+  if (default_is_folder && std::find(folders.begin(), folders.end(), default_model) == folders.end()) folders.push_back(default_model);
+  for (const std::string& folder : folders) {
+    try {
+      auto backend = models::open_builtin(folder);
+      const std::string name = backend->capabilities().name;
+      for (const ModelInfo& served : registry->models())
+        if (served.name == name) throw InvalidArgument("model", "a model named " + name + " is served already");
+      if (default_is_folder && folder == default_model) default_name = name;
+      registry->add(std::make_shared<EngineGenerator>(name, "LTX-2 (open weights, joint audio-video), installed at " + folder, std::move(backend)));
+    } catch (const std::exception& e) {
+      if (default_is_folder && folder == default_model) throw;  // what sora-2 should mean cannot be served
+      std::fprintf(stderr, "opsis serve: the model in %s is not served: %s\n", folder.c_str(), e.what());
+    }
+  }
+#else
+  if (!default_model.empty() && ltx2::looks_like_model_folder(default_model))
+    throw InvalidArgument("model", "this opsis was built without libtorch, so it serves no installed model folders");
+  for (const std::string& folder : model_folders)
+    std::fprintf(stderr, "opsis serve: the model in %s is not served: this opsis was built without libtorch\n", folder.c_str());
+  const std::string& default_name = default_model;
 #endif
-  const std::string target = default_model.empty() ? std::string(StudioGenerator::kName) : registry->resolve(default_model);
+  const std::string target = default_name.empty() ? std::string(StudioGenerator::kName) : registry->resolve(default_name);
   for (const char* alias : {"sora-2", "sora-2-pro", "sora-2-2025-10-06", "sora-2-pro-2025-10-06", "sora-2-2025-12-08"})
     registry->add_alias(alias, target);
   return registry;

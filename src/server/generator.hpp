@@ -82,6 +82,7 @@ class ModelRegistry {
 
 // The registry of every model this build has: opsis-studio, and "sora-2" / "sora-2-pro"
 // mapped to `default_model` (empty = opsis-studio).
-std::shared_ptr<ModelRegistry> make_default_registry(const std::string& default_model = "");
+std::shared_ptr<ModelRegistry> make_default_registry(const std::string& default_model = "",
+                                                     const std::vector<std::string>& model_folders = {});
 
 }  // namespace opsis::server

@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "core/error.hpp"
+#include "models/ltx2/model_folder.hpp"
 #include "server/api_error.hpp"
 #include "server/api_keys.hpp"
 #include "server/byte_ranges.hpp"
@@ -694,7 +695,10 @@ void run_server(const ServerConfig& config) {
   recording_checker.preload();  // IoError now when pocketsphinx-en-us or opencv-data is missing
   PolicyGate policy(config.policy_rules.empty() ? policy::Policy::built_in() : policy::Policy::load(config.policy_rules),
                     cameos, std::make_unique<policy::JsonLinesDecisionLog>(fs::path(config.data_dir) / "policy-decisions.jsonl"));
-  auto models = make_default_registry(config.default_model);
+  std::vector<std::string> model_folders = config.model_folders;
+  for (const std::string& folder : ltx2::registered_model_folders(config.data_dir))
+    if (std::find(model_folders.begin(), model_folders.end(), folder) == model_folders.end()) model_folders.push_back(folder);
+  auto models = make_default_registry(config.default_model, model_folders);
   Metrics metrics;
   std::unique_ptr<WebhookSender> webhooks;
   if (!config.webhook_url.empty()) webhooks = std::make_unique<WebhookSender>(config.webhook_url, config.webhook_secret, &metrics);

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "server/image_fetch.hpp"
 #include "server/videos.hpp"
@@ -25,7 +26,8 @@ struct ServerConfig {
   int64_t orphan_grace_seconds = 3600;
   int shutdown_grace_ms = 10000;   // SIGTERM: running jobs get this long to finish, then are re-queued
   int max_attempts = 3;
-  std::string default_model;       // what "sora-2" means; empty = opsis-studio
+  std::string default_model;       // what "sora-2" means (a model's name or an installed model's folder); empty = opsis-studio
+  std::vector<std::string> model_folders;  // installed models served by name (LTX-2), with data_dir's models.json
   std::string webhook_url;         // empty = no webhooks
   std::string webhook_secret;
   bool access_log = true;

@@ -1,6 +1,7 @@
 #pragma once
 // The LTX-2 text path's tokenizer: Gemma's SentencePiece model (tokenizer.model beside the
-// text encoder's weights) through Debian's libsentencepiece, with the reference's rules for the
+// text encoder's weights; its protobuf read and its BPE run here, as libsentencepiece does them,
+// checked against that library's ids in the golden), with the reference's rules for the
 // encoder's input (docs/ltx2/reference-map.md, "Gemma 3"; ltx_core's LTXGemmaTokenizer): the
 // prompt stripped of whitespace as Python's str.strip does, BOS in front, cut to max_length
 // tokens, padded on the left to max_length (pad id, or EOS when the model has no pad), and a

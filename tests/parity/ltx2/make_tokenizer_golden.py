@@ -64,6 +64,21 @@ PROMPTS = [
 LENGTHS = [24, 8]
 
 
+def mixed_prompts():
+    """Sixty prompts of random pieces (words the model knows, stray ASCII, accents, CJK, emoji,
+    runs of spaces, digits): the BPE merge order and byte fallback on inputs nobody chose."""
+    rng = random.Random(11)
+    words = ["ball", "bounces", "beach", "Sam", "camera", "pan", "left", "the", "a", "golden", "hour", "Tokyo", "rain"]
+    pool = words + list("abcxyzQWE!?.,;:'\"()[]{}-_/\\@#$%^&*+=~`|<>") + \
+        ["é", "ü", "ñ", "Æ", "ø", "東京", "雨", "ネオン", "Привет", "🎥", "🌧️", "🐕", "ꙮ", " ", "  ", "\t", "\n", "0", "42", "1999"]
+    out = []
+    for _ in range(60):
+        pieces = [rng.choice(pool) for _ in range(rng.randint(1, 24))]
+        joiner = rng.choice(["", " ", " "])
+        out.append(joiner.join(pieces))
+    return out
+
+
 def python_strip(text):
     return text.strip()
 
@@ -100,6 +115,10 @@ def main():
             ids, mask = tokenize(sp, text, max_length, bos, pad)
             cases.append({"prompt": text, "max_length": max_length, "ids": ids, "mask": mask,
                           "pieces": sp.encode(python_strip(text), out_type=str)})
+    for text in mixed_prompts():
+        ids, mask = tokenize(sp, text, 160, bos, pad)
+        cases.append({"prompt": text, "max_length": 160, "ids": ids, "mask": mask,
+                      "pieces": sp.encode(python_strip(text), out_type=str)})
     golden = {"model": "tiny_gemma_like.model", "bos": bos, "eos": sp.eos_id(), "pad": pad,
               "vocab_size": sp.get_piece_size(), "sentencepiece": spm.__version__, "cases": cases}
     with open(os.path.join(HERE, "golden.json"), "w", encoding="utf-8") as f:
