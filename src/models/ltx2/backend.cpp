@@ -81,14 +81,17 @@ class Ltx2Backend final : public engine::Backend {
                                          " pieces, more than the text encoder's vocabulary (" + std::to_string(gemma_config_.vocab_size) + ")");
     const TextEncoderSizes text{gemma_config_.hidden_size, gemma_config_.num_hidden_layers + 1};
     require_layout(read_header(folder.checkpoint), expected_layout(config_, text), folder.checkpoint);
-    transformer_.emplace(config_.transformer, checkpoint, folder.checkpoint, device_);
-    text_projection_.emplace(config_.transformer, text, checkpoint, folder.checkpoint, device_);
+    // Linear layers keep the file's precision (bf16 / fp8 checkpoints: half or a quarter of fp32's
+    // memory), widened where used: the same numbers as widening at load.
+    transformer_.emplace(config_.transformer, checkpoint, folder.checkpoint, device_, WeightPrecision::AsStored);
+    text_projection_.emplace(config_.transformer, text, checkpoint, folder.checkpoint, device_, WeightPrecision::AsStored);
     video_encoder_.emplace(config_.vae, checkpoint, folder.checkpoint, device_);
     video_decoder_.emplace(config_.vae, checkpoint, folder.checkpoint, device_);
     audio_decoder_.emplace(config_.audio_vae, checkpoint, folder.checkpoint, device_);
     vocoder_.emplace(config_.vocoder, checkpoint, folder.checkpoint, device_);
     const safetensors::ShardedStore gemma_weights(folder.text_shards);
-    gemma_.emplace(gemma_config_, gemma_weights, folder.text_encoder, device_, gemma_prefix(gemma_weights, folder.text_encoder));
+    gemma_.emplace(gemma_config_, gemma_weights, folder.text_encoder, device_, gemma_prefix(gemma_weights, folder.text_encoder),
+                   WeightPrecision::AsStored);
     check_compression();
   }
 

@@ -86,19 +86,20 @@ Gemma3Config parse_gemma3_config(const std::string& text) {
 
 struct Gemma3::Impl {
   Gemma3Config config;
-  torch::Tensor embed, final_norm;
+  StoredTensor embed;  // [vocab, D]: Gemma 3 12B's is 262k x 3840, a billion values
+  torch::Tensor final_norm;
   std::vector<Layer> layers;
 };
 
 Gemma3::Gemma3(const Gemma3Config& c, const safetensors::TensorStore& file, const std::string& path, torch::Device device,
-               const std::string& p)
+               const std::string& p, WeightPrecision precision)
     : impl_(std::make_unique<Impl>()) {
   Impl& m = *impl_;
   m.config = c;
-  TensorSource src(file, path, device);
+  TensorSource src(file, path, device, precision);
   const int64_t D = c.hidden_size, q = int64_t(c.num_attention_heads) * c.head_dim,
                 kv = int64_t(c.num_key_value_heads) * c.head_dim, ff = c.intermediate_size;
-  m.embed = src.get(p + "embed_tokens.weight", {c.vocab_size, D});
+  m.embed = src.get_stored(p + "embed_tokens.weight", {c.vocab_size, D});
   m.final_norm = src.get(p + "norm.weight", {D});
   for (int i = 0; i < c.num_hidden_layers; ++i) {
     const std::string l = p + "layers." + std::to_string(i) + ".";
@@ -131,9 +132,9 @@ torch::Tensor Gemma3::hidden_states(const torch::Tensor& tokens, const torch::Te
   const int64_t B = tokens.size(0), S = tokens.size(1), H = c.num_attention_heads, KV = c.num_key_value_heads,
                 hd = c.head_dim;
   const double eps = c.rms_norm_eps;
-  auto opts = m.embed.options();
+  auto opts = torch::TensorOptions().dtype(torch::kFloat32).device(m.embed.values.device());
   // embeddings x sqrt(D), the factor rounded to float32 first
-  torch::Tensor x = m.embed.index({tokens.to(torch::kLong)}) * torch::tensor(std::sqrt(double(c.hidden_size)), opts);
+  torch::Tensor x = m.embed.rows(tokens.to(torch::kLong)) * torch::tensor(std::sqrt(double(c.hidden_size)), opts);
   std::vector<torch::Tensor> states = {x};
   torch::Tensor positions = torch::arange(S, opts);
   torch::Tensor i = torch::arange(S, opts.dtype(torch::kLong)).unsqueeze(1), j = torch::arange(S, opts.dtype(torch::kLong)).unsqueeze(0);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/safetensors.hpp"
+#include "models/ltx2/precision.hpp"
 
 namespace opsis::ltx2 {
 
@@ -31,7 +32,8 @@ class Gemma3 {
  public:
   // Tensors under `prefix` (HF names: embed_tokens, layers.{i}.self_attn.{q,k,v,o}_proj, ...).
   Gemma3(const Gemma3Config& config, const safetensors::TensorStore& file, const std::string& path,
-         torch::Device device = torch::kCPU, const std::string& prefix = "language_model.model.");
+         torch::Device device = torch::kCPU, const std::string& prefix = "language_model.model.",
+         WeightPrecision precision = WeightPrecision::Float32);
   ~Gemma3();
   Gemma3(Gemma3&&) noexcept;
   Gemma3& operator=(Gemma3&&) noexcept;

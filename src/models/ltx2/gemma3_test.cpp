@@ -34,6 +34,34 @@ TEST(Ltx2Gemma3, TinyMatchesReference) {
   EXPECT_TRUE(torch::equal(gemma.hidden_states(tokens, torch::ones_like(tokens)), states));
 }
 
+// A bf16 (or fp8) Gemma kept in its precision (WeightPrecision::AsStored: linear layers and the
+// embeddings widened at use) gives exactly what widening it at load gives.
+TEST(Ltx2Gemma3, WeightsKeptAsStoredGiveTheSameStates) {
+  const std::string path = kGolden + "gemma3_tiny.safetensors";
+  const safetensors::File weights = safetensors::read(path);
+  const Gemma3Config config = parse_gemma3_config(weights.metadata.at("config"));
+  const torch::Tensor tokens = golden(safetensors::read(kGolden + "gemma3_io.safetensors"), "gemma.tokens");
+  for (const auto dtype : {safetensors::DType::BF16, safetensors::DType::F8_E5M2}) {
+    safetensors::File low = weights;
+    for (auto& [name, t] : low.tensors)
+      if (dtype == safetensors::DType::BF16) {
+        t = safetensors::Tensor::from_float(t.to_float(), t.shape, dtype);
+      } else {
+        // e5m2 is bf16's top byte... of an fp16: round through fp16, keep the high byte.
+        const safetensors::Tensor half = safetensors::Tensor::from_float(t.to_float(), t.shape, safetensors::DType::F16);
+        safetensors::Tensor codes;
+        codes.dtype = dtype, codes.shape = t.shape;
+        for (size_t i = 1; i < half.data.size(); i += 2) codes.data.push_back(half.data[i]);
+        t = codes;
+      }
+    const Gemma3 widened(config, low, path);
+    const Gemma3 stored(config, low, path, torch::kCPU, "language_model.model.", WeightPrecision::AsStored);
+    const torch::Tensor a = widened.hidden_states(tokens), b = stored.hidden_states(tokens);
+    EXPECT_TRUE(torch::equal(a, b)) << safetensors::dtype_name(dtype);
+    EXPECT_TRUE(torch::isfinite(b).all().item<bool>());
+  }
+}
+
 TEST(Ltx2Gemma3, LeftPaddingIsMaskedAndStaysFinite) {
   const std::string path = kGolden + "gemma3_tiny.safetensors";
   safetensors::File weights = safetensors::read(path);

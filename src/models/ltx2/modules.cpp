@@ -1,19 +1,40 @@
 #include "models/ltx2/modules.hpp"
 
 #include <cmath>
+#include <cstring>
 
 #include "core/error.hpp"
 
 namespace opsis::ltx2 {
 
+namespace {
+
+const safetensors::TensorRef& require(const std::optional<safetensors::TensorRef>& found, const std::string& path,
+                                      const std::string& name, const std::vector<int64_t>& shape) {
+  if (!found)
+    throw InvalidArgument("weights", path + ": tensor '" + name + "' is missing (expected shape " + safetensors::shape_text(shape) + ")");
+  if (found->shape != shape)
+    throw InvalidArgument("weights", path + ": tensor '" + name + "' has shape " + safetensors::shape_text(found->shape) +
+                                         ", the config gives " + safetensors::shape_text(shape));
+  return *found;
+}
+
+}  // namespace
+
+torch::Tensor StoredTensor::widened() const {
+  if (fp8_table.defined()) return fp8_table.index({values.to(torch::kLong)});
+  return values.scalar_type() == torch::kFloat32 ? values : values.to(torch::kFloat32);
+}
+
+torch::Tensor StoredTensor::rows(const torch::Tensor& index) const {
+  const torch::Tensor picked = values.index({index});
+  if (fp8_table.defined()) return fp8_table.index({picked.to(torch::kLong)});
+  return picked.to(torch::kFloat32);
+}
+
 torch::Tensor TensorSource::get(const std::string& name, const std::vector<int64_t>& shape) const {
   const auto found = file_.find(name);
-  if (!found)
-    throw InvalidArgument("weights", path_ + ": tensor '" + name + "' is missing (expected shape " +
-                                         safetensors::shape_text(shape) + ")");
-  if (found->shape != shape)
-    throw InvalidArgument("weights", path_ + ": tensor '" + name + "' has shape " + safetensors::shape_text(found->shape) +
-                                         ", the config gives " + safetensors::shape_text(shape));
+  require(found, path_, name, shape);
   if (found->dtype == safetensors::DType::F32 && reinterpret_cast<uintptr_t>(found->data) % alignof(float) == 0) {
     // Straight from the file's bytes (mapped or read), copied once into the tensor. (A header
     // whose length is not a multiple of 4 leaves the data unaligned: then through to_float.)
@@ -23,15 +44,48 @@ torch::Tensor TensorSource::get(const std::string& name, const std::vector<int64
   return torch::from_blob(values.data(), shape, torch::kFloat32).to(device_, false, true);
 }
 
+StoredTensor TensorSource::get_stored(const std::string& name, const std::vector<int64_t>& shape) const {
+  const auto found = file_.find(name);
+  const safetensors::TensorRef& t = require(found, path_, name, shape);
+  StoredTensor out;
+  using safetensors::DType;
+  if (precision_ == WeightPrecision::Float32 || t.dtype == DType::F32) {
+    out.values = get(name, shape);
+    return out;
+  }
+  auto copy_as = [&](torch::ScalarType type) {
+    // Through an aligned buffer: the file's bytes need not sit on the element's alignment.
+    torch::Tensor host = torch::empty(shape, torch::TensorOptions().dtype(type));
+    std::memcpy(host.data_ptr(), t.data, t.bytes);
+    return host.to(device_);
+  };
+  switch (t.dtype) {
+    case DType::BF16: out.values = copy_as(torch::kBFloat16); break;
+    case DType::F16: out.values = copy_as(torch::kHalf); break;
+    case DType::F8_E4M3:
+    case DType::F8_E5M2: {
+      out.values = copy_as(torch::kUInt8);
+      // The 256 codes' values, widened as the loader widens them.
+      uint8_t codes[256];
+      for (int i = 0; i < 256; ++i) codes[i] = uint8_t(i);
+      const std::vector<float> table = safetensors::TensorRef{t.dtype, {256}, codes, 256}.to_float();
+      out.fp8_table = torch::tensor(table, torch::kFloat32).to(device_);
+      break;
+    }
+    default: out.values = get(name, shape);
+  }
+  return out;
+}
+
 Linear Linear::load(const TensorSource& src, const std::string& prefix, int64_t in, int64_t out, bool bias) {
   Linear l;
-  l.weight = src.get(prefix + ".weight", {out, in});
+  l.weight = src.get_stored(prefix + ".weight", {out, in});
   if (bias) l.bias = src.get(prefix + ".bias", {out});
   return l;
 }
 
 torch::Tensor Linear::operator()(const torch::Tensor& x) const {
-  return torch::nn::functional::linear(x, weight, bias);
+  return torch::nn::functional::linear(x, weight.widened(), bias);
 }
 
 torch::Tensor rms_norm(const torch::Tensor& x, double eps) {

@@ -3,24 +3,37 @@
 // (docs/ltx2/reference-map.md, "Transformer" and "Text path"): linear layers, the attention
 // module with q/k RMS norm, RoPE, optional per-head gate and value pass-through, the GELU-tanh
 // feed-forward, the AdaLN-single timestep embedding, and the fractional RoPE tables.
-// Weights are plain tensors read by name from a checkpoint (fp32 after load, on one device).
+// Weights are plain tensors read by name from a checkpoint (fp32 after load, or the linear
+// layers' as stored: WeightPrecision; on one device).
 #include <torch/torch.h>
 
 #include <string>
 #include <vector>
 
 #include "core/safetensors.hpp"
+#include "models/ltx2/precision.hpp"
 
 namespace opsis::ltx2 {
+
+// A weight as it is kept: `values` (float32, bf16, fp16, or uint8 fp8 codes) and, for fp8, the
+// table of the 256 codes' values.
+struct StoredTensor {
+  torch::Tensor values, fp8_table;
+  torch::Tensor widened() const;  // float32 on the values' device
+  torch::Tensor rows(const torch::Tensor& index) const;  // widened rows values[index] (an embedding lookup)
+};
 
 // Reads named tensors out of a checkpoint read whole (safetensors::File) or memory-mapped
 // (safetensors::MappedFile: only the tensors taken are paged in), widened to float32 (from
 // bf16, fp16 and both fp8 formats) and moved to `device`. Throws opsis::InvalidArgument("weights", ...) naming a missing or mis-shaped tensor.
 class TensorSource {
  public:
-  TensorSource(const safetensors::TensorStore& file, std::string path, torch::Device device)
-      : file_(file), path_(std::move(path)), device_(device) {}
+  TensorSource(const safetensors::TensorStore& file, std::string path, torch::Device device,
+               WeightPrecision precision = WeightPrecision::Float32)
+      : file_(file), path_(std::move(path)), device_(device), precision_(precision) {}
   torch::Tensor get(const std::string& name, const std::vector<int64_t>& shape) const;
+  // As kept under this source's precision (float32 unless AsStored).
+  StoredTensor get_stored(const std::string& name, const std::vector<int64_t>& shape) const;
   bool has(const std::string& name) const { return file_.find(name).has_value(); }
   torch::Device device() const { return device_; }
 
@@ -28,10 +41,12 @@ class TensorSource {
   const safetensors::TensorStore& file_;
   std::string path_;
   torch::Device device_;
+  WeightPrecision precision_;
 };
 
 struct Linear {
-  torch::Tensor weight, bias;  // [out, in], [out] or undefined
+  StoredTensor weight;  // [out, in], kept as the source's precision says
+  torch::Tensor bias;   // [out] (float32) or undefined
   static Linear load(const TensorSource& src, const std::string& prefix, int64_t in, int64_t out, bool bias = true);
   torch::Tensor operator()(const torch::Tensor& x) const;
 };

@@ -56,13 +56,14 @@ struct TextProjection::Impl {
 };
 
 TextProjection::TextProjection(const TransformerConfig& c, const TextEncoderSizes& text,
-                               const safetensors::TensorStore& file, const std::string& path, torch::Device device)
+                               const safetensors::TensorStore& file, const std::string& path, torch::Device device,
+                               WeightPrecision precision)
     : impl_(std::make_unique<Impl>()) {
   Impl& m = *impl_;
   m.config = c;
   m.text = text;
   m.v2 = c.caption_proj_before_connector;
-  TensorSource src(file, path, device);
+  TensorSource src(file, path, device, precision);
   const int64_t flat = int64_t(text.hidden) * text.hidden_states;
   if (m.v2) {
     m.video_aggregate = Linear::load(src, "text_embedding_projection.video_aggregate_embed", flat, c.video_dim());

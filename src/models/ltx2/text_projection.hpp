@@ -12,6 +12,7 @@
 #include <string>
 
 #include "core/safetensors.hpp"
+#include "models/ltx2/precision.hpp"
 #include "models/ltx2/config.hpp"
 #include "models/ltx2/layout.hpp"
 
@@ -30,7 +31,8 @@ class TextProjection {
   // number of stacked hidden states. Throws opsis::InvalidArgument("weights", ...) naming a
   // missing or mis-shaped tensor.
   TextProjection(const TransformerConfig& config, const TextEncoderSizes& text, const safetensors::TensorStore& file,
-                 const std::string& path, torch::Device device = torch::kCPU);
+                 const std::string& path, torch::Device device = torch::kCPU,
+                 WeightPrecision precision = WeightPrecision::Float32);
   ~TextProjection();
   TextProjection(TextProjection&&) noexcept;
   TextProjection& operator=(TextProjection&&) noexcept;

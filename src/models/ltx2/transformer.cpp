@@ -81,7 +81,7 @@ struct Transformer::Impl {
 };
 
 Transformer::Transformer(const TransformerConfig& c, const safetensors::TensorStore& file, const std::string& path,
-                         torch::Device device)
+                         torch::Device device, WeightPrecision precision)
     : impl_(std::make_unique<Impl>()) {
   if (c.heads != c.audio_heads)
     throw InvalidArgument("weights", path + ": LTX-2 needs the same head count in both streams (video " +
@@ -103,7 +103,7 @@ Transformer::Transformer(const TransformerConfig& c, const safetensors::TensorSt
   Impl& m = *impl_;
   m.config = c;
   m.device = device;
-  TensorSource src(file, path, device);
+  TensorSource src(file, path, device, precision);
   const int64_t dv = c.video_dim(), da = c.audio_dim(), k = c.ada_rows();
   const bool prompt_adaln = c.cross_attention_adaln && c.prompt_adaln;
   const double eps = c.norm_eps;

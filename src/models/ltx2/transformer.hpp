@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/safetensors.hpp"
+#include "models/ltx2/precision.hpp"
 #include "models/ltx2/config.hpp"
 
 namespace opsis::ltx2 {
@@ -44,8 +45,9 @@ class Transformer {
   // Reads the `model.diffusion_model.*` tensors of a loaded single-file checkpoint (text
   // connectors excluded), widened to float32 and placed on `device`. Throws
   // opsis::InvalidArgument("weights", ...) naming a missing or mis-shaped tensor.
+  // precision: how its linear layers' weights stay in memory (modules.hpp).
   Transformer(const TransformerConfig& config, const safetensors::TensorStore& file, const std::string& path,
-              torch::Device device = torch::kCPU);
+              torch::Device device = torch::kCPU, WeightPrecision precision = WeightPrecision::Float32);
   ~Transformer();
   Transformer(Transformer&&) noexcept;
   Transformer& operator=(Transformer&&) noexcept;

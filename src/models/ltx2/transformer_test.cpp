@@ -14,6 +14,7 @@
 
 #include "core/error.hpp"
 #include "core/safetensors.hpp"
+#include "models/ltx2/modules.hpp"
 #include "models/ltx2/config.hpp"
 
 namespace opsis::ltx2 {
@@ -162,6 +163,14 @@ TEST(Ltx2Transformer, MappedAndLowPrecisionCheckpointsLoadThroughTheSamePath) {
       EXPECT_LT(v, bound);
       EXPECT_LT(a, bound);
       EXPECT_GT(v, 0.0) << "the weights were rounded, so the velocities differ a little";
+      // Kept in the file's precision (bf16 as bf16, fp8 as its codes) and widened at use: the same
+      // numbers as widened at load.
+      const TensorSource source(mapped, file, torch::kCPU, WeightPrecision::AsStored);
+      const Linear proj_out = Linear::load(source, "model.diffusion_model.proj_out", config.video_dim(), config.out_channels);
+      EXPECT_EQ(proj_out.weight.values.scalar_type(), dtype == safetensors::DType::BF16 ? torch::kBFloat16 : torch::kUInt8);
+      const TransformerOutput stored = Transformer(config, mapped, file, torch::kCPU, WeightPrecision::AsStored).forward(video, audio);
+      EXPECT_TRUE(torch::equal(stored.video, out.video)) << safetensors::dtype_name(dtype);
+      EXPECT_TRUE(torch::equal(stored.audio, out.audio)) << safetensors::dtype_name(dtype);
     }
     std::filesystem::remove(file);
   }
