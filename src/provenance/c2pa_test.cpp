@@ -122,6 +122,20 @@ TEST(C2paCbor, NestedHugeLengthClaimsReserveLittleAndLongArraysStillDecode) {
   EXPECT_EQ(cbor::decode(cbor::encode(long_map)), long_map);
 }
 
+// Found by fuzz_cbor_jumbf_cose in session 10: map keys that are maps, nested 48 deep, were
+// dumped to JSON text at every level, each level escaping the last one's quotes again, so the
+// key string doubled per level. Container keys are now named, not dumped.
+TEST(C2paCbor, NestedMapKeysBecomeShortJsonKeys) {
+  Bytes nested(48, 0xa1);  // {{{...: ...}: ...}: ...}
+  nested.push_back(0x00);  // the innermost key
+  for (int i = 0; i < 48; ++i) nested.push_back(0x00);  // every level's value
+  const cbor::Value value = cbor::decode(nested);
+  const std::string json = cbor::to_json(value).dump();
+  EXPECT_LT(json.size(), 200u) << json.substr(0, 200);
+  EXPECT_EQ(cbor::to_json(cbor::decode(hex_bytes("a201022003"))).dump(), R"({"-1":3,"1":2})");  // COSE-style integer keys
+  EXPECT_EQ(cbor::to_json(cbor::decode(hex_bytes("a142abcd01"))).dump(), R"({"h'abcd'":1})");
+}
+
 TEST(C2paJumbf, SerializesAndParsesSuperboxes) {
   jumbf::Box store = jumbf::Box::superbox(jumbf::kStoreType, "c2pa");
   jumbf::Box manifest = jumbf::Box::superbox(jumbf::kManifestType, "urn:c2pa:1234");
