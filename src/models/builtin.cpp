@@ -1,6 +1,9 @@
 #include "models/builtin.hpp"
 
+#include <algorithm>
 #include <filesystem>
+#include <iterator>
+#include <utility>
 #include <fstream>
 
 #include <nlohmann/json.hpp>
@@ -16,11 +19,19 @@
 
 namespace opsis::models {
 
+namespace {
+
+// The built-in models' names and their shipped weights files.
+const std::pair<const char*, const char*> kBuiltins[] = {{"opsis-mini", "opsis-mini.safetensors"},
+                                                         {"opsis-mini-2", "opsis-mini-2.safetensors"},
+                                                         {"opsis-mini-2-structured", "opsis-mini-2-structured.safetensors"}};
+
+}  // namespace
+
 std::string builtin_weights(const std::string& name_or_path) {
   if (name_or_path.empty()) return builtin_weights(kDefaultBuiltin);
-  if (name_or_path == "opsis-mini") return mini::find_weights("opsis-mini.safetensors");
-  if (name_or_path == "opsis-mini-2") return mini::find_weights("opsis-mini-2.safetensors");
-  if (name_or_path == "opsis-mini-2-structured") return mini::find_weights("opsis-mini-2-structured.safetensors");
+  for (const auto& [name, file] : kBuiltins)
+    if (name_or_path == name) return mini::find_weights(file);
   return name_or_path;
 }
 
@@ -37,7 +48,7 @@ std::unique_ptr<engine::Backend> open_builtin(const std::string& name_or_path, i
 
 std::string resolve_model(const std::string& name_or_path, const std::string& data_dir) {
   namespace fs = std::filesystem;
-  if (name_or_path.empty() || name_or_path == "opsis-mini" || name_or_path == "opsis-mini-2" || name_or_path == "opsis-mini-2-structured")
+  if (name_or_path.empty() || std::any_of(std::begin(kBuiltins), std::end(kBuiltins), [&](const auto& b) { return name_or_path == b.first; }))
     return name_or_path;
   std::error_code error;
   if (fs::exists(name_or_path, error) || name_or_path.find('/') != std::string::npos || name_or_path.ends_with(".safetensors"))

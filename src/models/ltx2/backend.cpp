@@ -5,9 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <optional>
-#include <sstream>
 
 #include "core/error.hpp"
 #include "core/progress.hpp"
@@ -33,13 +31,6 @@ namespace {
 constexpr int kFps = 24;
 constexpr int kTimeFactor = 8, kSpaceFactor = 32;  // the video VAE's compression (checked at load)
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw IoError("cannot read " + path);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 // Where a Gemma checkpoint keeps its text model: Gemma3ForConditionalGeneration as published
 // ("language_model.model."), as newer transformers save it ("model.language_model."), or a
@@ -75,7 +66,7 @@ class Ltx2Backend final : public engine::Backend {
         tokenizer_(folder.tokenizer) {
     const safetensors::MappedFile checkpoint(folder.checkpoint);
     config_ = parse_config(checkpoint.metadata_map());
-    gemma_config_ = parse_gemma3_config(read_text(folder.gemma_config));
+    gemma_config_ = parse_gemma3_config(read_folder_file(folder.gemma_config));
     if (tokenizer_.vocab_size() > gemma_config_.vocab_size)
       throw InvalidArgument("model", "the tokenizer in " + folder.text_encoder + " has " + std::to_string(tokenizer_.vocab_size()) +
                                          " pieces, more than the text encoder's vocabulary (" + std::to_string(gemma_config_.vocab_size) + ")");
@@ -108,8 +99,7 @@ class Ltx2Backend final : public engine::Backend {
     c.image_conditioning = true;
     c.identity_conditioning = false;
     c.dialogue_conditioning = false;
-    const bool v23 = config_.version.size() >= 2 && (config_.version[0] > 2 || (config_.version[0] == 2 && config_.version[1] >= 3));
-    c.default_steps = v23 ? 30 : 40;  // ltx_pipelines' defaults (docs/ltx2/reference-map.md, "Pipeline defaults")
+    c.default_steps = config_.at_least(2, 3) ? 30 : 40;  // ltx_pipelines' defaults (docs/ltx2/reference-map.md, "Pipeline defaults")
     c.default_guidance_video = 3.0;
     c.default_guidance_audio = 7.0;
     return c;
@@ -190,8 +180,7 @@ class Ltx2Backend final : public engine::Backend {
     guided.transformer = &*transformer_;
     guided.video_context = c.video_context, guided.audio_context = c.audio_context;
     guided.video_negative_context = n.video_context, guided.audio_negative_context = n.audio_context;
-    const bool v23 = config_.version.size() >= 2 && (config_.version[0] > 2 || (config_.version[0] == 2 && config_.version[1] >= 3));
-    const int stg_block = std::min(v23 ? 28 : 29, config_.transformer.num_layers - 1);
+    const int stg_block = std::min(config_.at_least(2, 3) ? 28 : 29, config_.transformer.num_layers - 1);
     guided.video = {options.guidance_video, 1.0, 3.0, 0.7, {stg_block}};
     guided.audio = {options.guidance_audio, 1.0, 3.0, 0.7, {stg_block}};
     int step = 0;

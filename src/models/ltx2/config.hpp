@@ -109,6 +109,8 @@ struct Config {
   VocoderConfig vocoder;
   std::string model_version;     // as stored ("2.3.0", "2.3.rc1", "" when absent)
   std::vector<int> version;      // its leading integer parts: (2, 3, 0); () when absent
+  // This version or a later one (lexicographic on the parts; false when absent).
+  bool at_least(int major, int minor) const { return !version.empty() && version >= std::vector<int>{major, minor}; }
 };
 
 // Throws opsis::InvalidArgument("weights", ...) naming the field when the metadata is not an

@@ -25,14 +25,6 @@ using nlohmann::json;
 
 namespace {
 
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw IoError("cannot read " + path.string());
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // The checkpoint's LTX-2 config, when its header has one (else nullopt; a file that is not
 // safetensors at all is not a candidate either). A config the port refuses is an error.
 std::optional<Config> ltx2_config(const fs::path& path) {
@@ -70,6 +62,14 @@ std::string default_name(const Config& config, const fs::path& folder) {
 
 }  // namespace
 
+std::string read_folder_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw IoError("cannot read " + path);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
 ModelFolder find_model_folder(const std::string& folder_text) {
   const fs::path folder = fs::path(folder_text).lexically_normal();
   if (!fs::is_directory(folder)) throw InvalidArgument("model", folder_text + " is not a model folder");
@@ -78,7 +78,7 @@ ModelFolder find_model_folder(const std::string& folder_text) {
   json manifest = json::object();
   if (fs::exists(folder / kModelManifest)) {
     try {
-      manifest = json::parse(read_text(folder / kModelManifest));
+      manifest = json::parse(read_folder_file((folder / kModelManifest).string()));
     } catch (const json::exception& e) {
       throw InvalidArgument("model", (folder / kModelManifest).string() + " is not valid JSON: " + e.what());
     }
@@ -139,7 +139,7 @@ ModelFolder find_model_folder(const std::string& folder_text) {
   if (fs::exists(text / "model.safetensors.index.json")) {
     json index;
     try {
-      index = json::parse(read_text(text / "model.safetensors.index.json"));
+      index = json::parse(read_folder_file((text / "model.safetensors.index.json").string()));
     } catch (const json::exception& e) {
       throw InvalidArgument("model", (text / "model.safetensors.index.json").string() + " is not valid JSON: " + e.what());
     }

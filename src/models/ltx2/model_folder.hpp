@@ -28,6 +28,10 @@ struct ModelFolder {
 // opsis::IoError for an unreadable file.
 ModelFolder find_model_folder(const std::string& folder);
 
+// The text of a small file of a model folder (a config, a manifest, an index). Throws
+// opsis::IoError when it cannot be read.
+std::string read_folder_file(const std::string& path);
+
 // True when `path` is a directory that holds an opsis-model.json naming the LTX-2 family, or a
 // *.safetensors with an LTX-2 config (what find_model_folder would try to open).
 bool looks_like_model_folder(const std::string& path);
